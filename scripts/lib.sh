@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for the project's shell scripts. Source it; do not run it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Downloads and builds that a second run reuses. Outside the work tree so a
+# fresh clone on the same machine finds them.
+CACHE=${AGNOCAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agnocast}
+BUILD=$ROOT/build
+mkdir -p "$CACHE" "$BUILD"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Resolve the concrete package a Debian meta-package points at right now,
+# e.g. linux-image-amd64 -> linux-image-6.1.0-56-amd64. Never hard-coded:
+# Debian's ABI number moves and old ones vanish from the mirror.
+resolve_meta() {
+	apt-cache depends "$1" 2>/dev/null |
+		awk '/Depends: linux-/ { print $2; exit }'
+}

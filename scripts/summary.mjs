@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// @ts-check
+/**
+ * Adds up the results of every suite of one `npm test` run and prints the
+ * closing line "N passed, N failed".
+ *
+ *   node scripts/summary.mjs DIR
+ *
+ * DIR holds host.json (vitest's JSON report) and any number of *.tap files
+ * (one per guest suite). A suite whose file is missing or empty counts as a
+ * failure, so a crashed guest can never look green.
+ */
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * @typedef {{ name: string, passed: number, failed: number, skipped: number, failures: string[] }} Suite
+ */
+
+/**
+ * Parses TAP: "ok N - name", "not ok N - name", "# SKIP" directives and a
+ * plan "1..N". Tests the plan promised but never reported count as failed.
+ * @param {string} name
+ * @param {string} text
+ * @returns {Suite}
+ */
+export function parseTap(name, text) {
+  /** @type {Suite} */
+  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
+  let planned = -1;
+  let seen = 0;
+  for (const line of text.split('\n')) {
+    const plan = /^1\.\.(\d+)/.exec(line);
+    if (plan) {
+      planned = Number(plan[1]);
+      continue;
+    }
+    const m = /^(not )?ok\b\s*\d*\s*(?:- )?(.*)$/.exec(line);
+    if (!m) continue;
+    seen++;
+    const title = m[2] ?? '';
+    if (/#\s*skip/i.test(title)) suite.skipped++;
+    else if (m[1]) {
+      suite.failed++;
+      suite.failures.push(title);
+    } else suite.passed++;
+  }
+  if (seen === 0) {
+    suite.failed++;
+    suite.failures.push('no test results (the suite did not run or crashed)');
+  } else if (planned < 0) {
+    suite.failed++;
+    suite.failures.push('no plan line: the suite stopped before its end');
+  } else if (planned > seen) {
+    suite.failed += planned - seen;
+    suite.failures.push(`${planned - seen} planned tests never reported`);
+  }
+  return suite;
+}
+
+/**
+ * Parses vitest's JSON report.
+ * @param {string} name
+ * @param {string} text
+ * @returns {Suite}
+ */
+export function parseVitestJson(name, text) {
+  /** @type {Suite} */
+  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
+  /** @type {{ testResults?: { name: string, message?: string, status?: string, assertionResults: { status: string, fullName: string }[] }[] }} */
+  const report = JSON.parse(text);
+  for (const file of report.testResults ?? []) {
+    for (const t of file.assertionResults) {
+      if (t.status === 'passed') suite.passed++;
+      else if (t.status === 'failed') {
+        suite.failed++;
+        suite.failures.push(t.fullName);
+      } else suite.skipped++;
+    }
+    // A file that failed to load has no assertion results.
+    if (file.assertionResults.length === 0 && file.status === 'failed') {
+      suite.failed++;
+      suite.failures.push(`${file.name}: ${file.message ?? 'failed to load'}`);
+    }
+  }
+  return suite;
+}
+
+/**
+ * @param {string} dir
+ * @returns {Suite[]}
+ */
+export function collect(dir) {
+  /** @type {Suite[]} */
+  const suites = [];
+  const host = join(dir, 'host.json');
+  if (existsSync(host)) {
+    const text = readFileSync(host, 'utf8');
+    suites.push(text.trim() ? parseVitestJson('host (vitest)', text)
+      : parseTap('host (vitest)', ''));
+  }
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.tap')).sort()) {
+    suites.push(parseTap(f.replace(/\.tap$/, ''), readFileSync(join(dir, f), 'utf8')));
+  }
+  return suites;
+}
+
+/**
+ * @param {Suite[]} suites
+ * @returns {string}
+ */
+export function report(suites) {
+  const lines = [];
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const s of suites) {
+    lines.push(`${s.name}: ${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}`);
+    for (const f of s.failures) lines.push(`  FAILED ${f}`);
+    passed += s.passed;
+    failed += s.failed;
+    skipped += s.skipped;
+  }
+  if (suites.length === 0) failed++;
+  lines.push(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  return lines.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const dir = process.argv[2];
+  if (!dir) {
+    console.error('usage: node scripts/summary.mjs RESULTS_DIR');
+    process.exit(2);
+  }
+  const text = report(collect(dir));
+  console.log(text);
+  process.exit(/ 0 failed/.test(text.split('\n').at(-1) ?? '') ? 0 : 1);
+}

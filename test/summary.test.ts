@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+import { describe, expect, it } from 'vitest';
+import { parseTap, parseVitestJson, report } from '../scripts/summary.mjs';
+
+describe('TAP results of a guest suite', () => {
+  it('counts ok and not ok lines against the plan', () => {
+    const s = parseTap('g', 'ok 1 - a\nnot ok 2 - b\n# reason\nok 3 - c\n1..3\n');
+    expect(s.passed).toBe(2);
+    expect(s.failed).toBe(1);
+    expect(s.failures).toEqual(['b']);
+  });
+
+  it('counts tests the plan promised but never reported as failed', () => {
+    const s = parseTap('g', '1..5\nok 1 - a\nok 2 - b\n');
+    expect(s.passed).toBe(2);
+    expect(s.failed).toBe(3);
+  });
+
+  it('fails a suite that stopped before printing its plan', () => {
+    const s = parseTap('g', 'ok 1 - a\n');
+    expect(s.failed).toBe(1);
+  });
+
+  it('fails a suite that produced nothing (a crashed guest)', () => {
+    const s = parseTap('g', '');
+    expect(s.failed).toBe(1);
+    expect(s.passed).toBe(0);
+  });
+
+  it('reports skips apart from passes', () => {
+    const s = parseTap('g', 'ok 1 - a # SKIP no module\n1..1\n');
+    expect(s.skipped).toBe(1);
+    expect(s.passed).toBe(0);
+  });
+});
+
+describe('vitest JSON report', () => {
+  it('counts assertion results and files that failed to load', () => {
+    const json = JSON.stringify({
+      testResults: [
+        { name: 'a.test.ts', status: 'passed', assertionResults: [
+          { status: 'passed', fullName: 'x' }, { status: 'failed', fullName: 'y' }] },
+        { name: 'b.test.ts', status: 'failed', message: 'SyntaxError', assertionResults: [] },
+      ],
+    });
+    const s = parseVitestJson('host', json);
+    expect(s.passed).toBe(1);
+    expect(s.failed).toBe(2);
+    expect(s.failures).toEqual(['y', 'b.test.ts: SyntaxError']);
+  });
+});
+
+describe('closing line', () => {
+  it('adds every suite up into "N passed, N failed"', () => {
+    const text = report([parseTap('a', 'ok 1\n1..1\n'), parseTap('b', 'ok 1\nnot ok 2\n1..2\n')]);
+    expect(text.split('\n').at(-1)).toBe('2 passed, 1 failed');
+  });
+
+  it('is never green when no suite ran', () => {
+    expect(report([]).split('\n').at(-1)).toBe('0 passed, 1 failed');
+  });
+});
