@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `npm test`: set-up, builds, host unit tests, then the module's integration
+# suite inside QEMU guests running Debian's 6.1 and 6.12 kernels and (in CI,
+# or with AGNOCAST_DEBUG_KERNEL=1) a KASAN/lockdep/kmemleak debug kernel.
+# Ends with one line "N passed, N failed" over all of them.
+#   AGNOCAST_KERNELS="6.1"   run only these guest kernels
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+if [ -n "${AGNOCAST_KERNELS:-}" ]; then
+	read -ra kernels <<<"$AGNOCAST_KERNELS"
+else
+	kernels=(6.1 6.12)
+	if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
+		kernels+=(debug)
+	fi
+fi
+for k in "${kernels[@]}"; do
+	[ "$k" = debug ] && export AGNOCAST_DEBUG_KERNEL=1
+done
+
+step "set-up: Debian packages"
+bash scripts/setup.sh
+[ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
+
+results=$BUILD/results
+rm -rf "$results" && mkdir -p "$results"
+
+step "build: module integration suite (test/kmod)"
+make -s -C test/kmod OUT="$BUILD/test/kmod"
+
+step "host unit tests (vitest)"
+npx vitest run --reporter=default --reporter=json \
+	--outputFile.json="$results/host.json" || true
+
+for k in "${kernels[@]}"; do
+	eval "$(bash scripts/kernels.sh "$k")"
+	step "build: agnocast.ko for the $k kernel ($KVER)"
+	make -s -C kmod OUT="$BUILD/kmod/$k" KDIR="$KBUILD"
+	step "guest $k: booting $KVER under QEMU, running the module suite"
+	guest_tap=$results/guest-$k.tap
+	if bash scripts/guest.sh "$k" -- bash test/kmod/run-in-guest.sh "$k"; then
+		printf 'ok 1 - the %s guest ran the suite with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
+	else
+		printf 'not ok 1 - the %s guest ran the suite with a clean kernel log (see %s)\n1..1\n' \
+			"$k" "$BUILD/guest/$k/console.log" >"$guest_tap"
+	fi
+	cp "$BUILD/guest/$k/kmod.tap" "$results/kmod-$k.tap" 2>/dev/null ||
+		: >"$results/kmod-$k.tap"
+done
+
+step "summary"
+node scripts/summary.mjs "$results"
