@@ -256,8 +256,9 @@ long agnocast_add_process(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.reserved || args.pool_addr || args.flags)
+	if (args.reserved)
 		return -EINVAL;
+	args.flags = 0;
 	size = args.pool_size;
 	max = args.pool_max ? args.pool_max : size;
 	if (size == 0 || max < size)
@@ -415,8 +416,7 @@ long agnocast_map_pool(void __user *arg, bool map)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.pool.reserved || args.pool.addr || args.pool.size ||
-	    args.pool.max || args.pool.pid <= 0)
+	if (args.pool.reserved || args.pool.pid <= 0)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (!proc)
@@ -551,8 +551,7 @@ long agnocast_reclaim(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.addrs_cap == 0 || args.addrs_cap > AGNOCAST_ARRAY_MAX ||
-	    args.nr_addrs)
+	if (args.addrs_cap == 0 || args.addrs_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (!proc)

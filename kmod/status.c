@@ -127,7 +127,7 @@ long agnocast_list_topics(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (!agnocast_cap_ok(args.topics_cap) || args.nr_topics)
+	if (!agnocast_cap_ok(args.topics_cap))
 		return -EINVAL;
 	names = kvcalloc(min_t(u32, args.topics_cap, AGNOCAST_ARRAY_MAX) ?: 1,
 			 sizeof(*names), GFP_KERNEL);
@@ -177,8 +177,7 @@ long agnocast_topic_info(void __user *arg)
 		return -EFAULT;
 	if (!agnocast_topic_name_ok(args.topic, &err))
 		return err;
-	if (!agnocast_cap_ok(args.pubs_cap) || !agnocast_cap_ok(args.subs_cap) ||
-	    args.nr_pubs || args.nr_subs || args.nr_entries || args.last_seq)
+	if (!agnocast_cap_ok(args.pubs_cap) || !agnocast_cap_ok(args.subs_cap))
 		return -EINVAL;
 	pubs = kvcalloc(min_t(u32, args.pubs_cap, AGNOCAST_TOPIC_PUBS_MAX) ?: 1,
 			sizeof(*pubs), GFP_KERNEL);
@@ -240,7 +239,7 @@ long agnocast_list_processes(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (!agnocast_cap_ok(args.procs_cap) || args.nr_procs)
+	if (!agnocast_cap_ok(args.procs_cap))
 		return -EINVAL;
 	mutex_lock(&agnocast_lock);
 	infos = kvcalloc(min(args.procs_cap, agnocast_nr_procs) ?: 1,

@@ -363,8 +363,8 @@ long agnocast_add_publisher(void __user *arg)
 		return -EFAULT;
 	if (!agnocast_topic_name_ok(args.topic, &name_err))
 		return name_err;
-	if (!agnocast_qos_ok(&args.qos) || args.reserved || args.nr_sub_pids ||
-	    args.publisher_id || args.sub_pids_cap > AGNOCAST_ARRAY_MAX)
+	if (!agnocast_qos_ok(&args.qos) || args.reserved ||
+	    args.sub_pids_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (!proc)
@@ -519,8 +519,7 @@ long agnocast_add_subscriber(void __user *arg)
 		return -EFAULT;
 	if (!agnocast_topic_name_ok(args.topic, &name_err))
 		return name_err;
-	if (!agnocast_qos_ok(&args.qos) || args.nr_pubs || args.subscriber_id ||
-	    args.fd || args.pubs_cap > AGNOCAST_ARRAY_MAX)
+	if (!agnocast_qos_ok(&args.qos) || args.pubs_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (!proc)
@@ -691,8 +690,7 @@ long agnocast_publish(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.reserved || args.seq || args.nr_reclaimed ||
-	    args.reclaimed_cap > AGNOCAST_ARRAY_MAX)
+	if (args.reserved || args.reclaimed_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (!proc)
@@ -919,7 +917,7 @@ long agnocast_receive(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.reserved || args.nr_entries || args.entries_cap == 0 ||
+	if (args.reserved || args.entries_cap == 0 ||
 	    args.entries_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	return agnocast_receive_common(args.subscriber_id, args.entries_cap,
@@ -934,7 +932,7 @@ long agnocast_take(void __user *arg)
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
-	if (args.reserved || memchr_inv(&args.entry, 0, sizeof(args.entry)))
+	if (args.reserved)
 		return -EINVAL;
 	return agnocast_receive_common(args.subscriber_id, 1, true,
 				       &uargs->entry, NULL);

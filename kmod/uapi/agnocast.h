@@ -5,7 +5,8 @@
  * This header is the only contract between the kernel module, the C
  * libraries and the Node addon. Every struct has a fixed layout (explicit
  * padding, 64-bit user pointers as __u64); every reserved field and every
- * unknown flag bit must be zero, or the ioctl fails with EINVAL.
+ * unknown flag bit must be zero, or the ioctl fails with EINVAL. Fields
+ * marked "out" are ignored on input, so an argument struct can be reused.
  *
  * Life of a message
  *   1. ADD_PROCESS: the module assigns the caller a unique address range
