@@ -78,6 +78,11 @@ static void agnocast_pool_unlink(struct file *file)
 
 	if (mnt_want_write(file->f_path.mnt))
 		return;
+	/*
+	 * Our own reference, as a lookup would give: with only the file's,
+	 * d_delete() would turn the dentry negative under the open file.
+	 */
+	dget(dentry);
 	parent = dget_parent(dentry);
 	dir = d_inode(parent);
 	inode_lock_nested(dir, I_MUTEX_PARENT);
@@ -91,6 +96,7 @@ static void agnocast_pool_unlink(struct file *file)
 	}
 	inode_unlock(dir);
 	dput(parent);
+	dput(dentry);
 	mnt_drop_write(file->f_path.mnt);
 }
 

@@ -29,7 +29,7 @@ results=$BUILD/results
 rm -rf "$results" && mkdir -p "$results"
 
 step "build: module integration suite (test/kmod)"
-make -s -C test/kmod OUT="$BUILD/test/kmod"
+make -s -C test/kmod
 
 step "host unit tests (vitest)"
 npx vitest run --reporter=default --reporter=json \
