@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs inside a guest (see scripts/guest.sh): loads the freshly built module
+# and runs every guest suite, each writing TAP to the output share
+# (kmod.tap, heaphook.tap). Test failures are reported in the TAP files,
+# not by the exit status, which is reserved for the guest itself failing.
+set -u
+kernel=$1
+out=$AGNOCAST_GUEST_OUT
+ko=build/kmod/$kernel/agnocast.ko
+echo "guest: $(uname -r), loading $ko"
+if ! insmod "$ko"; then
+	for suite in kmod heaphook; do
+		printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
+	done
+	exit 0
+fi
+echo "guest: module suite"
+build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
+# The module suite leaves the module loaded; make sure, whatever happened.
+grep -q '^agnocast ' /proc/modules || insmod "$ko"
+if [ -x test/heaphook/run-in-guest.sh ]; then
+	echo "guest: heaphook suite"
+	test/heaphook/run-in-guest.sh "$out/heaphook.tap"
+fi
+exit 0
