@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Every error the library throws is an AgnocastError with a stable `code`,
+ * and a message that says what happened and what to do about it.
+ */
+
+export type AgnocastErrorCode =
+  | 'AGNOCAST_MODULE_NOT_LOADED'
+  | 'AGNOCAST_PERMISSION_DENIED'
+  | 'AGNOCAST_POOL_EXHAUSTED'
+  | 'AGNOCAST_INVALID_ARGUMENT'
+  | 'AGNOCAST_CLOSED'
+  | 'AGNOCAST_DETACHED'
+  | 'AGNOCAST_LIMIT'
+  | 'AGNOCAST_SYSTEM';
+
+export class AgnocastError extends Error {
+  readonly code: AgnocastErrorCode;
+  /** The errno name behind it, when a system call failed (`'EPERM'`, …). */
+  readonly errnoCode: string | undefined;
+  /** The failing operation (`'AGNOCAST_PUBLISH_CMD'`, `'mmap'`, …). */
+  readonly syscall: string | undefined;
+
+  constructor(code: AgnocastErrorCode, message: string, cause?: SystemError) {
+    super(message, cause ? { cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+    this.errnoCode = cause?.code;
+    this.syscall = cause?.syscall;
+  }
+}
+
+/** /dev/agnocast is missing: the kernel module is not loaded. */
+export class ModuleNotLoadedError extends AgnocastError {
+  constructor(cause?: SystemError) {
+    super('AGNOCAST_MODULE_NOT_LOADED',
+      'agnocast.ko is not loaded (/dev/agnocast does not exist): load it with ' +
+      '`sudo insmod kmod/agnocast.ko` (build it with `make -C kmod`; see README, ' +
+      '"Loading the module on a real host")', cause);
+  }
+}
+
+/** The device or an id is not the caller's to use. */
+export class PermissionDeniedError extends AgnocastError {
+  constructor(message: string, cause?: SystemError) {
+    super('AGNOCAST_PERMISSION_DENIED', message, cause);
+  }
+}
+
+/** The pool cannot give the memory asked for. */
+export class PoolExhaustedError extends AgnocastError {
+  constructor(message: string, cause?: SystemError) {
+    super('AGNOCAST_POOL_EXHAUSTED', message, cause);
+  }
+}
+
+/** An argument is out of its documented bounds. */
+export class InvalidArgumentError extends AgnocastError {
+  constructor(message: string, cause?: SystemError) {
+    super('AGNOCAST_INVALID_ARGUMENT', message, cause);
+  }
+}
+
+/** The node, publisher or subscription was closed. */
+export class ClosedError extends AgnocastError {
+  constructor(what: string) {
+    super('AGNOCAST_CLOSED', `${what} is closed: create a new one`);
+  }
+}
+
+/** A loan or message whose memory is no longer the caller's. */
+export class DetachedError extends AgnocastError {
+  constructor(message: string) {
+    super('AGNOCAST_DETACHED', message);
+  }
+}
+
+/** A limit of the module (subscribers per topic, held messages, …). */
+export class LimitError extends AgnocastError {
+  constructor(message: string, cause?: SystemError) {
+    super('AGNOCAST_LIMIT', message, cause);
+  }
+}
+
+/** What the native addon throws. */
+export interface SystemError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+function isSystemError(e: unknown): e is SystemError {
+  return e instanceof Error && typeof (e as SystemError).code === 'string';
+}
+
+/**
+ * Turns an addon error into the library's error classes; `doing` says what
+ * the caller was trying ("publishing on /camera").
+ */
+export function translate(e: unknown, doing: string): AgnocastError {
+  if (e instanceof AgnocastError) return e;
+  if (!isSystemError(e)) {
+    return new AgnocastError('AGNOCAST_SYSTEM', `${doing}: ${String(e)}`);
+  }
+  const where = e.syscall ? ` (${e.syscall})` : '';
+  switch (e.code) {
+    case 'ENOENT':
+      if (e.syscall?.startsWith('open /dev/agnocast')) return new ModuleNotLoadedError(e);
+      return new AgnocastError('AGNOCAST_SYSTEM', `${doing}: no such object${where}`, e);
+    case 'EACCES':
+      return new PermissionDeniedError(
+        `${doing}: permission denied${where}: /dev/agnocast must be readable and writable ` +
+        'by this user (the module creates it with mode 0666; check udev rules)', e);
+    case 'EPERM':
+      return new PermissionDeniedError(
+        `${doing}: the id belongs to another process${where}: ids cannot be shared between ` +
+        'processes (a forked child must create its own publishers and subscriptions)', e);
+    case 'ENOMEM':
+      return new PoolExhaustedError(
+        `${doing}: the pool is exhausted${where}: release received messages, publish or ` +
+        'dispose of loans, or join with a larger poolMax', e);
+    case 'ENOSPC':
+      return new LimitError(`${doing}: a module limit was reached${where} (64 subscribers or ` +
+        '256 publishers per topic, or no free address range)', e);
+    case 'ENOBUFS':
+      return new LimitError(`${doing}: this subscription holds 4096 messages already: ` +
+        'release some (msg.release()) before receiving more', e);
+    case 'EINVAL':
+    case 'ENAMETOOLONG':
+    case 'E2BIG':
+    case 'ERANGE':
+      return new InvalidArgumentError(`${doing}: invalid argument${where}: ${e.message}`, e);
+    case 'ESRCH':
+      return new AgnocastError('AGNOCAST_SYSTEM',
+        `${doing}: this process has not joined agnocast (call join() first)`, e);
+    default:
+      return new AgnocastError('AGNOCAST_SYSTEM', `${doing}: ${e.message}${where}`, e);
+  }
+}

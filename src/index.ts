@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * agnocast: zero-copy publish/subscribe between processes.
+ *
+ *   import { join } from 'agnocast';
+ *   const node = join();
+ *   const pub = node.publisher('/camera', { depth: 4 });
+ *   const loan = pub.loan(frameBytes);   // pool memory, writable
+ *   fill(loan.bytes);
+ *   loan.publish();                      // no copy
+ *
+ *   for await (const msg of node.subscribe('/camera')) use(msg.data);
+ */
+export { join, AgnocastNode, type JoinOptions, type PoolInfo } from './node.js';
+export { Publisher, Loan } from './publisher.js';
+export { Subscription, type MessageCallback, type IterateOptions } from './subscription.js';
+export { Message } from './message.js';
+export { type QoS, type Size } from './options.js';
+export {
+  AgnocastError, ModuleNotLoadedError, PermissionDeniedError, PoolExhaustedError,
+  InvalidArgumentError, ClosedError, DetachedError, LimitError, type AgnocastErrorCode,
+} from './errors.js';

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The native addon's interface (native/, node-addon-api). The addon is thin:
+ * system calls and memory, no policy. Every failing call throws an Error
+ * whose `code` is the errno name (`'ENOENT'`, `'EPERM'`, …), `errno` the
+ * positive number and `syscall` the operation (`'AGNOCAST_PUBLISH_CMD'`,
+ * `'shm_open'`, `'mmap'`, …); `src/errors.ts` turns those into the
+ * library's error classes.
+ *
+ * Addresses are bigints (pools live above 0x40000000000). Lengths are numbers
+ * (messages are below 2^53 bytes).
+ */
+import { createRequire } from 'node:module';
+
+/** A process's pool as another process sees it. */
+export interface NativePoolInfo {
+  pid: number;
+  addr: bigint;
+  /** Current size of the shared memory file. */
+  size: number;
+  /** Reserved length: map this much. */
+  max: number;
+}
+
+/** One entry handed out by RECEIVE or TAKE. */
+export interface NativeEntry {
+  seq: bigint;
+  addr: bigint;
+  len: number;
+  /** CLOCK_MONOTONIC at publish, nanoseconds. */
+  timestampNs: bigint;
+  pid: number;
+  publisherId: number;
+}
+
+export interface NativeJoinInfo {
+  pid: number;
+  addr: bigint;
+  size: number;
+  max: number;
+  /** True when the pool is the LD_PRELOAD heaphook's (shared allocator). */
+  heaphook: boolean;
+}
+
+export interface NativeEndpointInfo {
+  id: number;
+  pid: number;
+  depth: number;
+  transientLocal: boolean;
+  /** Publisher: entries retained; subscriber: entries held. */
+  count: number;
+}
+
+export interface NativeTopicInfo {
+  publishers: NativeEndpointInfo[];
+  subscribers: NativeEndpointInfo[];
+  entries: number;
+  lastSeq: bigint;
+}
+
+export interface NativeProcessInfo extends NativePoolInfo {
+  exited: boolean;
+  attached: boolean;
+  publishers: number;
+  subscribers: number;
+  mappers: number;
+}
+
+export interface NativeBinding {
+  /** Opens /dev/agnocast (once per process) and returns the module's version. */
+  version(): { abi: number; major: number; minor: number; patch: number };
+
+  /**
+   * Joins the process (idempotent). With the heaphook preloaded and joined,
+   * uses its pool and allocator; otherwise does the join itself (ADD_PROCESS,
+   * /agnocast@<pid> 0444, mmap at the assigned address, ATTACH_POOL) and
+   * allocates loans with the same TLSF allocator compiled in.
+   */
+  join(poolSize: number, poolMax: number): NativeJoinInfo;
+
+  addPublisher(topic: string, depth: number, transientLocal: boolean):
+    { id: number; subscriberPids: number[] };
+  addSubscriber(topic: string, depth: number, transientLocal: boolean):
+    { id: number; fd: number; publishers: NativePoolInfo[] };
+  removePublisher(id: number): void;
+  /** Also stops any watch on the subscriber's fd and closes it. */
+  removeSubscriber(id: number): void;
+
+  /**
+   * A writable ArrayBuffer of exactly `size` bytes over fresh pool memory
+   * (external: no copy). If it is garbage-collected before publish() or
+   * free(), its memory goes back to the pool.
+   */
+  loan(size: number): ArrayBuffer;
+  /** Returns an unpublished loan to the pool and detaches the buffer. */
+  free(loan: ArrayBuffer): void;
+  /**
+   * Publishes the first `length` bytes of a loan and detaches the buffer (and
+   * so every view of it). Reclaimed blocks go back to the pool. Returns seq.
+   */
+  publish(publisherId: number, loan: ArrayBuffer, length: number): bigint;
+  /** Blocks that subscribers released, back to the pool; returns how many. */
+  reclaim(): number;
+
+  /** New entries, oldest first; [] when nothing is new (EAGAIN). */
+  receive(subscriberId: number, max: number): NativeEntry[];
+  /** The newest new entry, or null when nothing is new. */
+  take(subscriberId: number): NativeEntry | null;
+  /**
+   * An ArrayBuffer over [addr, addr + len) of a mapped pool (external, no
+   * copy; read-only by contract: the mapping is PROT_READ, so a write kills
+   * the process, except for the process's own pool).
+   */
+  view(addr: bigint, len: number): ArrayBuffer;
+  /** Drops the subscriber's reference; detaches `view` if given. */
+  release(subscriberId: number, seq: bigint, view?: ArrayBuffer): void;
+
+  /**
+   * MAP_POOL, then opens /agnocast@<pid> read-only and maps it PROT_READ at
+   * its address for its whole reserved length. The caller keeps the count:
+   * one unmapPool per mapPool.
+   */
+  mapPool(pid: number): NativePoolInfo;
+  unmapPool(pid: number, addr: bigint, max: number): void;
+
+  /**
+   * Calls `onReadable` on the event loop thread whenever `fd` is readable
+   * (libuv uv_poll; no thread, no polling loop). Returns a handle for
+   * unwatch(). A watch does not keep the event loop alive unless `ref`.
+   */
+  watch(fd: number, onReadable: (events: number) => void, ref: boolean): number;
+  unwatch(handle: number): void;
+  /** Whether the watch keeps the event loop alive. */
+  refWatch(handle: number, ref: boolean): void;
+
+  /** POSIX message queues: create ours for reading (O_NONBLOCK), returns its fd. */
+  mqCreate(name: string, maxMessages: number, messageSize: number): number;
+  /** Posts one message; false if the queue is full (EAGAIN) or gone (ENOENT). */
+  mqSend(name: string, message: Uint8Array): boolean;
+  /** Drains every message waiting on our queue. */
+  mqReceiveAll(fd: number): Uint8Array[];
+  mqClose(fd: number): void;
+  mqUnlink(name: string): void;
+
+  listTopics(): string[];
+  topicInfo(topic: string): NativeTopicInfo | null;
+  listProcesses(): NativeProcessInfo[];
+
+  /** The address an ArrayBuffer's memory starts at (zero-copy proofs). */
+  addressOf(buffer: ArrayBuffer): bigint;
+}
+
+let binding: NativeBinding | undefined;
+
+/** Loads the addon once; build/Release/agnocast.node under native/. */
+export function native(): NativeBinding {
+  if (!binding) {
+    const require = createRequire(import.meta.url);
+    binding = require('../native/build/Release/agnocast.node') as NativeBinding;
+  }
+  return binding;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The process-level handle: joins once, owns the pool mappings and the
+ * discovery queue, creates publishers and subscriptions.
+ *
+ * Discovery follows the mission's design: a new publisher posts to the
+ * POSIX message queue "/new_publisher@<pid>" of every process that has a
+ * subscription on its topic, and that process maps the publisher's pool at
+ * once. A pool is also mapped on the first message from a process whose
+ * announcement was lost (a full queue), so either side may start first.
+ */
+import { ClosedError, translate } from './errors.js';
+import { type NativeBinding, type NativePoolInfo, native as loadNative } from './native.js';
+import { checkQoS, checkTopic, parseSize, type QoS, type Size } from './options.js';
+import { Publisher } from './publisher.js';
+import { type MessageCallback, Subscription } from './subscription.js';
+
+export interface JoinOptions {
+  /** Initial pool size (rounded up to 100 kB). Default 64M. */
+  poolSize?: Size;
+  /** How far the pool may grow. Default 16 × poolSize, at least 1G. */
+  poolMax?: Size;
+}
+
+export interface PoolInfo {
+  /** The pool's base address (a pointer valid in every process). */
+  address: bigint;
+  size: number;
+  max: number;
+  /** True when the LD_PRELOAD heaphook owns the pool (shared allocator). */
+  heaphook: boolean;
+}
+
+const QUEUE_MESSAGES = 10;	/* fs.mqueue.msg_max is 10 by default */
+const QUEUE_MESSAGE_SIZE = 512;
+
+export class AgnocastNode implements Disposable {
+  readonly pid: number;
+  readonly pool: PoolInfo;
+  /** @internal */
+  readonly native: NativeBinding;
+  #publishers = new Set<Publisher>();
+  #subscriptions = new Set<Subscription>();
+  #mapped = new Map<number, NativePoolInfo>();
+  #queueName: string;
+  #queueFd = -1;
+  #queueWatch = -1;
+  #closed = false;
+
+  /** @internal Use join(). */
+  constructor(binding: NativeBinding, options: JoinOptions) {
+    this.native = binding;
+    const size = parseSize(options.poolSize ?? '64M', 'poolSize');
+    const max = parseSize(options.poolMax ?? Math.max(size * 16, 2 ** 30), 'poolMax');
+    try {
+      const info = binding.join(size, Math.max(max, size));
+      this.pid = info.pid;
+      this.pool = { address: info.addr, size: info.size, max: info.max, heaphook: info.heaphook };
+    } catch (e) {
+      throw translate(e, 'joining agnocast');
+    }
+    this.#queueName = `/new_publisher@${this.pid}`;
+  }
+
+  /** A publisher on `topic`. */
+  publisher(topic: string, qos?: QoS): Publisher {
+    this.#check();
+    const p = new Publisher(this, checkTopic(topic), checkQoS(qos));
+    this.#publishers.add(p);
+    return p;
+  }
+
+  /**
+   * A subscription on `topic`. With a callback, every message is handed to
+   * it and released when it returns (or its promise settles) unless it
+   * calls message.retain(); without one, iterate it with `for await`.
+   */
+  subscribe(topic: string, qos?: QoS, onMessage?: MessageCallback): Subscription;
+  subscribe(topic: string, onMessage: MessageCallback): Subscription;
+  subscribe(topic: string, a?: QoS | MessageCallback, b?: MessageCallback): Subscription {
+    this.#check();
+    const [qos, cb] = typeof a === 'function' ? [undefined, a] : [a, b];
+    this.#openQueue();
+    const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb);
+    this.#subscriptions.add(s);
+    return s;
+  }
+
+  /** Topics in this IPC namespace. */
+  topics(): string[] {
+    return this.native.listTopics();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Closes every publisher and subscription and unmaps other processes'
+   * pools. The process stays joined (its pool lives until it exits).
+   */
+  close(): void {
+    if (this.#closed) return;
+    for (const s of this.#subscriptions) s.close();
+    for (const p of this.#publishers) p.close();
+    this.#closed = true;
+    if (this.#queueFd >= 0) {
+      this.native.unwatch(this.#queueWatch);
+      this.native.mqClose(this.#queueFd);
+      this.native.mqUnlink(this.#queueName);
+      this.#queueFd = -1;
+    }
+    for (const [pid, info] of this.#mapped) this.native.unmapPool(pid, info.addr, info.max);
+    this.#mapped.clear();
+    if (current === this) current = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** @internal Tell subscribed processes about a new publisher. */
+  announce(topic: string, subscriberPids: number[]): void {
+    const message = Buffer.from(JSON.stringify({ pid: this.pid, topic }));
+    for (const pid of subscriberPids) {
+      if (pid !== this.pid) this.native.mqSend(`/new_publisher@${pid}`, message);
+    }
+  }
+
+  /** @internal */
+  mapPool(pid: number, known?: NativePoolInfo): void {
+    if (pid === this.pid || this.#mapped.has(pid)) return;
+    try {
+      this.#mapped.set(pid, this.native.mapPool(pid));
+    } catch (e) {
+      throw translate(e, `mapping the pool of process ${pid}${known ? '' : ' (announced)'}`);
+    }
+  }
+
+  /** @internal */
+  forget(endpoint: Publisher | Subscription): void {
+    if (endpoint instanceof Publisher) this.#publishers.delete(endpoint);
+    else this.#subscriptions.delete(endpoint);
+  }
+
+  #openQueue(): void {
+    if (this.#queueFd >= 0) return;
+    try {
+      this.#queueFd = this.native.mqCreate(this.#queueName, QUEUE_MESSAGES, QUEUE_MESSAGE_SIZE);
+    } catch (e) {
+      throw translate(e, `creating the discovery queue ${this.#queueName}`);
+    }
+    this.#queueWatch = this.native.watch(this.#queueFd, () => this.#onAnnouncements(), false);
+  }
+
+  #onAnnouncements(): void {
+    for (const raw of this.native.mqReceiveAll(this.#queueFd)) {
+      let pid: unknown;
+      try {
+        ({ pid } = JSON.parse(Buffer.from(raw).toString('utf8')) as { pid: unknown });
+      } catch {
+        continue;	// not ours: ignore
+      }
+      if (typeof pid !== 'number' || !Number.isInteger(pid)) continue;
+      try {
+        this.mapPool(pid);
+      } catch {
+        // Gone already, or mapped on its first message instead.
+      }
+    }
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError('this agnocast node');
+  }
+}
+
+let current: AgnocastNode | undefined;
+
+/**
+ * Joins agnocast (once per process: later calls return the same node until
+ * it is closed). Throws ModuleNotLoadedError when agnocast.ko is not loaded.
+ */
+export function join(options: JoinOptions = {}): AgnocastNode {
+  if (current && !current.closed) return current;
+  let binding: NativeBinding;
+  try {
+    binding = loadNative();
+  } catch (e) {
+    throw translate(e, 'loading the agnocast addon (run `npm run build:native`)');
+  }
+  current = new AgnocastNode(binding, options);
+  return current;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+/** Publishers and their loans of pool memory. */
+import { ClosedError, DetachedError, InvalidArgumentError, translate } from './errors.js';
+import type { NativeBinding } from './native.js';
+import type { QoS } from './options.js';
+
+/**
+ * Writable pool memory, on loan from a publisher until it is published or
+ * disposed. Garbage-collected loans go back to the pool too.
+ */
+export class Loan implements Disposable {
+  /** The loaned bytes, writable in place. */
+  readonly bytes: Uint8Array;
+  /** Where they are; a subscriber reads at the very same address. */
+  readonly address: bigint;
+  #publisher: Publisher;
+  #buffer: ArrayBuffer | undefined;
+
+  /** @internal */
+  constructor(publisher: Publisher, buffer: ArrayBuffer, address: bigint) {
+    this.#publisher = publisher;
+    this.#buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.address = address;
+  }
+
+  /** The underlying buffer (for typed views); throws once published or disposed. */
+  get buffer(): ArrayBuffer {
+    if (!this.#buffer) throw new DetachedError('this loan was published or disposed: loan again');
+    return this.#buffer;
+  }
+
+  get byteLength(): number {
+    return this.#buffer?.byteLength ?? 0;
+  }
+
+  /** Publishes the first `length` bytes (default: all). */
+  publish(length?: number): bigint {
+    return this.#publisher.publish(this, length);
+  }
+
+  /** Returns the memory to the pool if it was not published. */
+  [Symbol.dispose](): void {
+    const buffer = this.#buffer;
+    if (!buffer) return;
+    this.#buffer = undefined;
+    this.#publisher.returnLoan(this, buffer);
+  }
+
+  /** @internal Hands the buffer over for publishing. */
+  take(): ArrayBuffer {
+    const buffer = this.#buffer;
+    if (!buffer) throw new DetachedError('this loan was already published or disposed: loan again');
+    this.#buffer = undefined;
+    return buffer;
+  }
+}
+
+/** The node's side of a publisher. */
+export interface PublisherHost {
+  readonly native: NativeBinding;
+  announce(topic: string, subscriberPids: number[]): void;
+  forget(publisher: Publisher): void;
+}
+
+export class Publisher implements Disposable {
+  readonly topic: string;
+  readonly qos: Required<QoS>;
+  readonly id: number;
+  #host: PublisherHost;
+  #loans = new Set<Loan>();
+  #closed = false;
+
+  /** @internal Use node.publisher(). */
+  constructor(host: PublisherHost, topic: string, qos: Required<QoS>) {
+    this.#host = host;
+    this.topic = topic;
+    this.qos = qos;
+    try {
+      const r = host.native.addPublisher(topic, qos.depth, qos.transientLocal);
+      this.id = r.id;
+      host.announce(topic, r.subscriberPids);
+    } catch (e) {
+      throw translate(e, `creating a publisher on ${topic}`);
+    }
+  }
+
+  /** Writable pool memory of exactly `byteLength` bytes. */
+  loan(byteLength: number): Loan {
+    this.#check();
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
+      throw new InvalidArgumentError(`loan size must be a whole number of bytes, not ${byteLength}`);
+    }
+    let buffer: ArrayBuffer;
+    try {
+      buffer = this.#host.native.loan(byteLength);
+    } catch (e) {
+      throw translate(e, `loaning ${byteLength} bytes on ${this.topic}`);
+    }
+    const loan = new Loan(this, buffer, this.#host.native.addressOf(buffer));
+    this.#loans.add(loan);
+    return loan;
+  }
+
+  /**
+   * Publishes a loan without copying it, or, for bytes that are not in the
+   * pool yet, copies them once into a fresh loan and publishes that.
+   * Returns the message's sequence number.
+   */
+  publish(data: Loan | ArrayBufferView, length?: number): bigint {
+    this.#check();
+    if (!(data instanceof Loan)) {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const loan = this.loan(bytes.byteLength);
+      loan.bytes.set(bytes);
+      return this.publish(loan);
+    }
+    if (!this.#loans.has(data)) {
+      throw new InvalidArgumentError('this loan belongs to another publisher, or was already published');
+    }
+    const n = length ?? data.byteLength;
+    if (!Number.isSafeInteger(n) || n < 0 || n > data.byteLength) {
+      throw new InvalidArgumentError(`publish length ${n} is outside the loan's ${data.byteLength} bytes`);
+    }
+    const buffer = data.take();
+    this.#loans.delete(data);
+    try {
+      return this.#host.native.publish(this.id, buffer, n);
+    } catch (e) {
+      throw translate(e, `publishing on ${this.topic}`);
+    }
+  }
+
+  /** Subscriptions on the topic right now, in every process. */
+  get subscriberCount(): number {
+    this.#check();
+    return this.#host.native.topicInfo(this.topic)?.subscribers.length ?? 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Unpublished loans go back to the pool; published messages stay readable. */
+  close(): void {
+    if (this.#closed) return;
+    for (const loan of this.#loans) loan[Symbol.dispose]();
+    this.#closed = true;
+    this.#host.forget(this);
+    try {
+      this.#host.native.removePublisher(this.id);
+    } catch (e) {
+      throw translate(e, `closing the publisher on ${this.topic}`);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** @internal */
+  returnLoan(loan: Loan, buffer: ArrayBuffer): void {
+    this.#loans.delete(loan);
+    this.#host.native.free(buffer);
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(`the publisher on ${this.topic}`);
+  }
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Subscriptions: callback style, async iteration, or take() for polling.
+ * Readiness comes from the module's pollable fd, watched by libuv: no thread
+ * and no polling loop.
+ */
+import { ClosedError, translate } from './errors.js';
+import { Message, type MessageOwner } from './message.js';
+import type { NativeBinding, NativeEntry, NativePoolInfo } from './native.js';
+import type { QoS } from './options.js';
+
+export type MessageCallback = (message: Message) => void | Promise<void>;
+
+/** The node's side of a subscription. */
+export interface SubscriptionHost {
+  readonly native: NativeBinding;
+  /** Make sure the pool of `pid` is mapped here (idempotent). */
+  mapPool(pid: number, known?: NativePoolInfo): void;
+  forget(subscription: Subscription): void;
+}
+
+export interface IterateOptions {
+  /** Ends the iteration (without closing the subscription) when aborted. */
+  signal?: AbortSignal;
+}
+
+type Waiter = (result: IteratorResult<Message>) => void;
+
+export class Subscription implements AsyncIterable<Message>, Disposable {
+  readonly topic: string;
+  readonly qos: Required<QoS>;
+  readonly id: number;
+  #host: SubscriptionHost;
+  #fd: number;
+  #watch: number;
+  #callback: MessageCallback | undefined;
+  /** Received, not yet delivered to an iterator (at most qos.depth). */
+  #queue: Message[] = [];
+  #waiters = new Set<Waiter>();
+  #closed = false;
+  #ref = true;
+
+  /** @internal Use node.subscribe(). */
+  constructor(host: SubscriptionHost, topic: string, qos: Required<QoS>, callback?: MessageCallback) {
+    this.#host = host;
+    this.topic = topic;
+    this.qos = qos;
+    this.#callback = callback;
+    let r: ReturnType<NativeBinding['addSubscriber']>;
+    try {
+      r = host.native.addSubscriber(topic, qos.depth, qos.transientLocal);
+    } catch (e) {
+      throw translate(e, `subscribing to ${topic}`);
+    }
+    this.id = r.id;
+    this.#fd = r.fd;
+    for (const pool of r.publishers) host.mapPool(pool.pid, pool);
+    this.#watch = host.native.watch(this.#fd, () => this.#drain(), true);
+    // Transient-local history may be waiting already.
+    queueMicrotask(() => this.#drain());
+  }
+
+  /** Publishers on the topic right now, in every process. */
+  get publisherCount(): number {
+    this.#check();
+    return this.#host.native.topicInfo(this.topic)?.publishers.length ?? 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The newest message not seen yet (skipping older ones), or null. */
+  take(): Message | null {
+    this.#check();
+    let entry: NativeEntry | null;
+    try {
+      entry = this.#host.native.take(this.id);
+    } catch (e) {
+      throw translate(e, `taking from ${this.topic}`);
+    }
+    return entry ? this.#wrap(entry) : null;
+  }
+
+  /**
+   * Messages as they come; each is released when the loop moves on unless it
+   * was retained. Breaking out ends the iteration, not the subscription.
+   */
+  async *messages(options: IterateOptions = {}): AsyncGenerator<Message, void, undefined> {
+    this.#check();
+    if (this.#callback) {
+      throw new ClosedError(`the subscription on ${this.topic} delivers to a callback; it`);
+    }
+    const { signal } = options;
+    let current: Message | undefined;
+    let abort: (() => void) | undefined;
+    const aborted = new Promise<IteratorResult<Message>>((resolve) => {
+      abort = () => resolve({ value: undefined, done: true });
+      if (signal?.aborted) abort();
+      else signal?.addEventListener('abort', abort, { once: true });
+    });
+    try {
+      for (;;) {
+        const queued = this.#queue.shift();
+        let result: IteratorResult<Message>;
+        if (queued) result = { value: queued, done: false };
+        else if (this.#closed || signal?.aborted) return;
+        else {
+          let waiter!: Waiter;
+          const next = new Promise<IteratorResult<Message>>((resolve) => {
+            waiter = resolve;
+            this.#waiters.add(resolve);
+          });
+          result = await Promise.race([next, aborted]);
+          this.#waiters.delete(waiter);
+        }
+        if (result.done) return;
+        current = result.value;
+        yield current;
+        current.settle();
+        current = undefined;
+      }
+    } finally {
+      current?.settle();
+      if (abort) signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return this.messages();
+  }
+
+  /** Let the process exit even while this subscription waits (like socket.unref()). */
+  unref(): this {
+    this.#ref = false;
+    if (!this.#closed) this.#host.native.refWatch(this.#watch, false);
+    return this;
+  }
+
+  ref(): this {
+    this.#ref = true;
+    if (!this.#closed) this.#host.native.refWatch(this.#watch, true);
+    return this;
+  }
+
+  get hasRef(): boolean {
+    return this.#ref;
+  }
+
+  /** Stops delivery, releases queued messages and ends iterations. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.#queue.splice(0)) m.release();
+    for (const w of this.#waiters) w({ value: undefined, done: true });
+    this.#waiters.clear();
+    this.#host.forget(this);
+    try {
+      this.#host.native.removeSubscriber(this.id);
+    } catch (e) {
+      throw translate(e, `closing the subscription on ${this.topic}`);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(`the subscription on ${this.topic}`);
+  }
+
+  #wrap(entry: NativeEntry): Message {
+    this.#host.mapPool(entry.pid);
+    const owner: MessageOwner = {
+      releaseMessage: (_m, view) => {
+        if (!this.#closed) this.#host.native.release(this.id, entry.seq, view);
+      },
+    };
+    return new Message(owner, entry, this.#host.native.view(entry.addr, entry.len));
+  }
+
+  /** The fd is readable: receive everything new and deliver it. */
+  #drain(): void {
+    while (!this.#closed) {
+      let entries: NativeEntry[];
+      try {
+        entries = this.#host.native.receive(this.id, this.qos.depth);
+      } catch (e) {
+        if (this.#closed) return;
+        throw translate(e, `receiving from ${this.topic}`);
+      }
+      if (entries.length === 0) return;
+      for (const entry of entries) this.#deliver(this.#wrap(entry));
+    }
+  }
+
+  #deliver(message: Message): void {
+    if (this.#callback) {
+      let result: void | Promise<void>;
+      try {
+        result = this.#callback(message);
+      } catch (e) {
+        message.settle();
+        throw e;
+      }
+      // A rejection stays unhandled on purpose: the user's error surfaces.
+      if (result instanceof Promise) void result.finally(() => message.settle());
+      else message.settle();
+      return;
+    }
+    const [waiter] = this.#waiters;
+    if (waiter) {
+      this.#waiters.delete(waiter);
+      waiter({ value: message, done: false });
+      return;
+    }
+    this.#queue.push(message);
+    // Keep-last: a slow reader sees the newest `depth` messages.
+    while (this.#queue.length > this.qos.depth) this.#queue.shift()?.release();
+  }
+}
