@@ -38,7 +38,7 @@ make -s -C heaphook all tests
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
 
 step "host unit tests (vitest)"
-npx vitest run --reporter=default --reporter=json \
+npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json \
 	--outputFile.json="$results/host.json" || true
 
 step "host: allocator tests (plain, ASan+UBSan, TSan)"

@@ -47,12 +47,13 @@ export class Loan implements Disposable {
     this.#publisher.returnLoan(this, buffer);
   }
 
-  /** @internal Hands the buffer over for publishing. */
-  take(): ArrayBuffer {
+  /** @internal Publishes through `send`; the loan stays usable if it throws. */
+  hand(send: (buffer: ArrayBuffer) => bigint): bigint {
     const buffer = this.#buffer;
     if (!buffer) throw new DetachedError('this loan was already published or disposed: loan again');
+    const seq = send(buffer);
     this.#buffer = undefined;
-    return buffer;
+    return seq;
   }
 }
 
@@ -122,13 +123,14 @@ export class Publisher implements Disposable {
     if (!Number.isSafeInteger(n) || n < 0 || n > data.byteLength) {
       throw new InvalidArgumentError(`publish length ${n} is outside the loan's ${data.byteLength} bytes`);
     }
-    const buffer = data.take();
-    this.#loans.delete(data);
+    let seq: bigint;
     try {
-      return this.#host.native.publish(this.id, buffer, n);
+      seq = data.hand((buffer) => this.#host.native.publish(this.id, buffer, n));
     } catch (e) {
       throw translate(e, `publishing on ${this.topic}`);
     }
+    this.#loans.delete(data);
+    return seq;
   }
 
   /** Subscriptions on the topic right now, in every process. */

@@ -36,6 +36,8 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   #callback: MessageCallback | undefined;
   /** Received, not yet delivered to an iterator (at most qos.depth). */
   #queue: Message[] = [];
+  /** Every message handed out and not released, retained ones included. */
+  #live = new Set<Message>();
   #waiters = new Set<Waiter>();
   #closed = false;
   #ref = true;
@@ -147,11 +149,16 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     return this.#ref;
   }
 
-  /** Stops delivery, releases queued messages and ends iterations. */
+  /**
+   * Stops delivery, ends iterations and releases every message of this
+   * subscription, retained ones included: their data views are detached,
+   * since the memory is the publisher's again.
+   */
   close(): void {
     if (this.#closed) return;
+    this.#queue.length = 0;
+    for (const m of this.#live) m.release();
     this.#closed = true;
-    for (const m of this.#queue.splice(0)) m.release();
     for (const w of this.#waiters) w({ value: undefined, done: true });
     this.#waiters.clear();
     this.#host.forget(this);
@@ -173,11 +180,14 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   #wrap(entry: NativeEntry): Message {
     this.#host.mapPool(entry.pid);
     const owner: MessageOwner = {
-      releaseMessage: (_m, view) => {
-        if (!this.#closed) this.#host.native.release(this.id, entry.seq, view);
+      releaseMessage: (m, view) => {
+        this.#live.delete(m);
+        this.#host.native.release(this.id, entry.seq, view);
       },
     };
-    return new Message(owner, entry, this.#host.native.view(entry.addr, entry.len));
+    const message = new Message(owner, entry, this.#host.native.view(entry.addr, entry.len));
+    this.#live.add(message);
+    return message;
   }
 
   /** The fd is readable: receive everything new and deliver it. */
