@@ -329,7 +329,7 @@ __attribute__((destructor)) static void heaphook_fini(void)
 	SAY("pool ", u64_str(heap.n_pool, a), " glibc ", u64_str(heap.n_glibc, b),
 	    " grows ", u64_str(heap.n_grows, c), " pool-size ",
 	    u64_str(atomic_load(&heap.size), d),
-	    atomic_load(&heap.state) == JOINED ? " joined 1" : " joined 0");
+	    atomic_load(&heap.state) == JOINED && !heap.forked ? " joined 1" : " joined 0");
 }
 
 /* --- fork -------------------------------------------------------------- */
@@ -362,17 +362,28 @@ static void atfork_parent(void)
 	pool_mt_unlock(heap.mt);
 }
 
-/* Replace the shared pool mapping by a private copy at the same address. */
+/*
+ * Replace the shared pool mapping by a private copy at the same address.
+ * Only the file's data extents are copied: reading a hole through a shared
+ * tmpfs mapping would allocate it in the parent's pool file.
+ */
 static bool privatize_pool(void)
 {
 	uint64_t size = atomic_load(&heap.size);
-	void *base = (void *)(uintptr_t)heap.addr;
-	void *copy;
+	char *base = (char *)(uintptr_t)heap.addr;
+	char *copy;
+	off_t data, hole = 0;
 
 	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (copy == MAP_FAILED)
 		return false;
-	memcpy(copy, base, size);
+	while ((uint64_t)hole < size && (data = lseek(heap.pool_fd, hole, SEEK_DATA)) >= 0 &&
+	       (uint64_t)data < size) {
+		hole = lseek(heap.pool_fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > size)
+			hole = (off_t)size;
+		memcpy(copy + data, base + data, (size_t)(hole - data));
+	}
 	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, base) != base)
 		return false;
 	if (heap.max > size &&
@@ -468,11 +479,24 @@ PUBLIC void free(void *p)
 		__libc_free(p);
 }
 
+/* nmemb * size, or ENOMEM on overflow (not an exhausted pool). */
+static inline bool calloc_size(size_t nmemb, size_t size, size_t *n)
+{
+	if (!__builtin_mul_overflow(nmemb, size, n))
+		return true;
+	errno = ENOMEM;
+	return false;
+}
+
 PUBLIC void *calloc(size_t nmemb, size_t size)
 {
-	if (use_pool())
-		return pool_result(pool_mt_calloc(heap.mt, nmemb, size), size);
-	return counted(__libc_calloc(nmemb, size), false);
+	size_t n;
+
+	if (!use_pool())
+		return counted(__libc_calloc(nmemb, size), false);
+	if (!calloc_size(nmemb, size, &n))
+		return NULL;
+	return pool_result(pool_mt_calloc(heap.mt, nmemb, size), n);
 }
 
 /* A pool block stays in the pool, a glibc block on glibc's heap. */
@@ -604,7 +628,11 @@ PUBLIC void *shm_malloc(size_t size)
 
 PUBLIC void *shm_calloc(size_t nmemb, size_t size)
 {
-	return shareable() ? pool_result(pool_mt_calloc(heap.mt, nmemb, size), size) : NULL;
+	size_t n;
+
+	if (!shareable() || !calloc_size(nmemb, size, &n))
+		return NULL;
+	return pool_result(pool_mt_calloc(heap.mt, nmemb, size), n);
 }
 
 PUBLIC void *shm_realloc(void *p, size_t size)

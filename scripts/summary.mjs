@@ -6,11 +6,12 @@
  *
  *   node scripts/summary.mjs DIR
  *
- * DIR holds host.json (vitest's JSON report) and any number of *.tap files
- * (one per guest suite). A suite whose file is missing or empty counts as a
- * failure, so a crashed guest can never look green.
+ * DIR holds vitest JSON reports (*.json) and TAP files (*.tap), one per
+ * suite. A suite whose file is empty counts as a failure (scripts/test.sh
+ * leaves an empty file for every suite a crashed guest did not report), so
+ * a crashed guest can never look green.
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -93,14 +94,11 @@ export function parseVitestJson(name, text) {
 export function collect(dir) {
   /** @type {Suite[]} */
   const suites = [];
-  const host = join(dir, 'host.json');
-  if (existsSync(host)) {
-    const text = readFileSync(host, 'utf8');
-    suites.push(text.trim() ? parseVitestJson('host (vitest)', text)
-      : parseTap('host (vitest)', ''));
-  }
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.tap')).sort()) {
-    suites.push(parseTap(f.replace(/\.tap$/, ''), readFileSync(join(dir, f), 'utf8')));
+  for (const f of readdirSync(dir).sort()) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    const name = f.replace(/\.(tap|json)$/, '');
+    if (f.endsWith('.json')) suites.push(text.trim() ? parseVitestJson(name, text) : parseTap(name, ''));
+    else if (f.endsWith('.tap')) suites.push(parseTap(name, text));
   }
   return suites;
 }

@@ -25,15 +25,17 @@ step "set-up: Debian packages"
 bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
-guest_suites=(kmod)
-[ -x test/heaphook/run-in-guest.sh ] && guest_suites+=(heaphook)
+guest_results=(kmod.tap ts.json)
+[ -x test/heaphook/run-in-guest.sh ] && guest_results+=(heaphook.tap)
 results=$BUILD/results
 rm -rf "$results" && mkdir -p "$results"
 
 step "build: module integration suite (test/kmod)"
 make -s -C test/kmod
 
-step "build: heaphook (libagnocast_heaphook.so) and its tests"
+step "build: the addon, the TypeScript library, the heaphook and the C programs"
+npm run -s build
+make -s -C scripts/demo
 make -s -C heaphook all tests
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
 
@@ -60,9 +62,9 @@ for k in "${kernels[@]}"; do
 			"$k" "$BUILD/guest/$k/console.log" >"$guest_tap"
 	fi
 	# A suite that left no file counts as failed (see summary.mjs).
-	for suite in "${guest_suites[@]}"; do
-		cp "$BUILD/guest/$k/$suite.tap" "$results/$suite-$k.tap" 2>/dev/null ||
-			: >"$results/$suite-$k.tap"
+	for f in "${guest_results[@]}"; do
+		to=$results/${f%.*}-$k.${f##*.}
+		cp "$BUILD/guest/$k/$f" "$to" 2>/dev/null || : >"$to"
 	done
 done
 

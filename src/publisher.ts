@@ -13,6 +13,8 @@ export class Loan implements Disposable {
   readonly bytes: Uint8Array;
   /** Where they are; a subscriber reads at the very same address. */
   readonly address: bigint;
+  /** @internal How the publisher finds its live loans without keeping them alive. */
+  readonly ref: WeakRef<Loan>;
   #publisher: Publisher;
   #buffer: ArrayBuffer | undefined;
 
@@ -22,6 +24,12 @@ export class Loan implements Disposable {
     this.#buffer = buffer;
     this.bytes = new Uint8Array(buffer);
     this.address = address;
+    this.ref = new WeakRef(this);
+  }
+
+  /** @internal */
+  belongsTo(publisher: Publisher): boolean {
+    return this.#publisher === publisher && this.#buffer !== undefined;
   }
 
   /** The underlying buffer (for typed views); throws once published or disposed. */
@@ -69,7 +77,13 @@ export class Publisher implements Disposable {
   readonly qos: Required<QoS>;
   readonly id: number;
   #host: PublisherHost;
-  #loans = new Set<Loan>();
+  /**
+   * Unpublished loans, held weakly: a dropped loan is garbage-collected and
+   * its memory goes back to the pool (the addon's finalizer), and close()
+   * disposes of the rest.
+   */
+  #loans = new Set<WeakRef<Loan>>();
+  #forget = new FinalizationRegistry<WeakRef<Loan>>((ref) => this.#loans.delete(ref));
   #closed = false;
 
   /** @internal Use node.publisher(). */
@@ -96,10 +110,19 @@ export class Publisher implements Disposable {
     try {
       buffer = this.#host.native.loan(byteLength);
     } catch (e) {
-      throw translate(e, `loaning ${byteLength} bytes on ${this.topic}`);
+      // Subscribers may have released blocks since the last publish.
+      if ((e as { code?: string }).code !== 'ENOMEM' || this.#host.native.reclaim() === 0) {
+        throw translate(e, `loaning ${byteLength} bytes on ${this.topic}`);
+      }
+      try {
+        buffer = this.#host.native.loan(byteLength);
+      } catch (again) {
+        throw translate(again, `loaning ${byteLength} bytes on ${this.topic}`);
+      }
     }
     const loan = new Loan(this, buffer, this.#host.native.addressOf(buffer));
-    this.#loans.add(loan);
+    this.#loans.add(loan.ref);
+    this.#forget.register(loan, loan.ref, loan.ref);
     return loan;
   }
 
@@ -116,7 +139,7 @@ export class Publisher implements Disposable {
       loan.bytes.set(bytes);
       return this.publish(loan);
     }
-    if (!this.#loans.has(data)) {
+    if (!data.belongsTo(this)) {
       throw new InvalidArgumentError('this loan belongs to another publisher, or was already published');
     }
     const n = length ?? data.byteLength;
@@ -129,7 +152,7 @@ export class Publisher implements Disposable {
     } catch (e) {
       throw translate(e, `publishing on ${this.topic}`);
     }
-    this.#loans.delete(data);
+    this.#untrack(data);
     return seq;
   }
 
@@ -146,7 +169,7 @@ export class Publisher implements Disposable {
   /** Unpublished loans go back to the pool; published messages stay readable. */
   close(): void {
     if (this.#closed) return;
-    for (const loan of this.#loans) loan[Symbol.dispose]();
+    for (const ref of this.#loans) ref.deref()?.[Symbol.dispose]();
     this.#closed = true;
     this.#host.forget(this);
     try {
@@ -162,8 +185,13 @@ export class Publisher implements Disposable {
 
   /** @internal */
   returnLoan(loan: Loan, buffer: ArrayBuffer): void {
-    this.#loans.delete(loan);
+    this.#untrack(loan);
     this.#host.native.free(buffer);
+  }
+
+  #untrack(loan: Loan): void {
+    this.#loans.delete(loan.ref);
+    this.#forget.unregister(loan.ref);
   }
 
   #check(): void {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs inside a guest (see scripts/guest.sh): loads the freshly built module
 # and runs every guest suite, each writing TAP to the output share
-# (kmod.tap, heaphook.tap). Test failures are reported in the TAP files,
+# (kmod.tap and heaphook.tap in TAP, ts.json in vitest's JSON). A missing
+# file counts as a failed suite. Test failures are reported in the TAP files,
 # not by the exit status, which is reserved for the guest itself failing.
 set -u
 kernel=$1
@@ -19,8 +20,11 @@ echo "guest: module suite"
 build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
 # The module suite leaves the module loaded; make sure, whatever happened.
 grep -q '^agnocast ' /proc/modules || insmod "$ko"
+echo "guest: TypeScript library suite"
+node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
+	--reporter=default --reporter=json --outputFile.json="$out/ts.json"
 if [ -x test/heaphook/run-in-guest.sh ]; then
 	echo "guest: heaphook suite"
-	test/heaphook/run-in-guest.sh "$out/heaphook.tap"
+	test/heaphook/run-in-guest.sh "$out/heaphook.tap" "$ko"
 fi
 exit 0

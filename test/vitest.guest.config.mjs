@@ -10,4 +10,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: false,
   },
+  // The guest sees the repository read-only.
+  cacheDir: '/tmp/agnocast-vitest',
 });

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * A child process driven by a test over its IPC channel: it joins, creates
+ * publishers and subscriptions, publishes and collects what it receives,
+ * answering each command with { id, ok, value } or { id, ok: false, error }.
+ */
+import { join } from '../../dist/index.js';
+
+let node;
+const publishers = new Map();
+const subscriptions = new Map();
+/** topic -> { messages: [{seq, text, pid, address}], held: Message[], waiters } */
+const inbox = new Map();
+
+function box(topic) {
+  if (!inbox.has(topic)) inbox.set(topic, { messages: [], held: [], waiters: [] });
+  return inbox.get(topic);
+}
+
+function record(topic, msg, hold) {
+  const b = box(topic);
+  b.messages.push({
+    seq: String(msg.seq),
+    text: Buffer.from(msg.data).toString('utf8'),
+    pid: msg.publisherPid,
+    address: `0x${msg.address.toString(16)}`,
+  });
+  if (hold) b.held.push(msg.retain());
+  for (const w of b.waiters.splice(0)) w();
+}
+
+async function until(topic, count) {
+  const b = box(topic);
+  while (b.messages.length < count) await new Promise((r) => b.waiters.push(r));
+  return b.messages.slice(0, count);
+}
+
+const commands = {
+  join: ({ poolSize, poolMax }) => {
+    node = join({ poolSize: poolSize ?? '8M', poolMax });
+    return { pid: node.pid, address: `0x${node.pool.address.toString(16)}` };
+  },
+  publisher: ({ topic, depth, transientLocal }) => {
+    publishers.set(topic, node.publisher(topic, { depth, transientLocal }));
+    return publishers.get(topic).id;
+  },
+  publish: ({ topic, text }) => {
+    const loan = publishers.get(topic).loan(Buffer.byteLength(text));
+    loan.bytes.set(Buffer.from(text));
+    const address = `0x${loan.address.toString(16)}`;
+    return { seq: String(loan.publish()), address };
+  },
+  subscribe: ({ topic, depth, transientLocal, hold }) => {
+    box(topic);
+    const s = node.subscribe(topic, { depth, transientLocal }, (msg) => record(topic, msg, hold));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  messages: ({ topic, count }) => until(topic, count),
+  received: ({ topic }) => box(topic).messages,
+  releaseHeld: ({ topic }) => {
+    for (const m of box(topic).held.splice(0)) m.release();
+    return true;
+  },
+  closeSubscription: ({ topic }) => {
+    subscriptions.get(topic).close();
+    return true;
+  },
+  closePublisher: ({ topic }) => {
+    publishers.get(topic).close();
+    return true;
+  },
+  counts: ({ topic }) => ({
+    subscribers: (publishers.get(topic) ?? subscriptions.get(topic)) ? node.native.topicInfo(topic)?.subscribers.length ?? 0 : 0,
+    publishers: node.native.topicInfo(topic)?.publishers.length ?? 0,
+  }),
+  /** Writes into the held message's bytes: must kill this process (read-only mapping). */
+  writeHeld: ({ topic }) => {
+    const m = box(topic).held[0];
+    m.data[0] = 1;
+    return 'wrote';
+  },
+  exit: () => {
+    setImmediate(() => process.exit(0));
+    node?.close();
+    return true;
+  },
+};
+
+process.on('message', async ({ id, cmd, args }) => {
+  try {
+    const value = await commands[cmd](args ?? {});
+    process.send({ id, ok: true, value });
+  } catch (e) {
+    process.send({ id, ok: false, error: { name: e?.name, code: e?.code, message: e?.message } });
+  }
+});
+process.send({ ready: true });
