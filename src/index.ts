@@ -20,3 +20,4 @@ export {
   AgnocastError, ModuleNotLoadedError, PermissionDeniedError, PoolExhaustedError,
   InvalidArgumentError, ClosedError, DetachedError, LimitError, type AgnocastErrorCode,
 } from './errors.js';
+export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
