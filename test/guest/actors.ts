@@ -50,6 +50,29 @@ export async function spawnActor(env: Record<string, string> = {}): Promise<Acto
   };
 }
 
+/**
+ * Registers an afterEach that ends every actor the test made and checks the
+ * module is back to empty; returns the factory for joined actors.
+ */
+export function useActors(afterEach: (fn: () => Promise<void>) => void,
+  expectZero: (t: Record<string, number>) => void) {
+  const actors: Actor[] = [];
+  afterEach(async () => {
+    for (const a of actors.splice(0)) {
+      await a.call('exit').catch(() => undefined);
+      await a.exited;
+    }
+    expectZero(totals());
+  });
+  /** A new actor process; joined unless `join` is false (pool options otherwise). */
+  return async (join: false | { poolSize?: string; poolMax?: string } = {}): Promise<Actor> => {
+    const a = await spawnActor();
+    actors.push(a);
+    if (join) await a.call('join', join);
+    return a;
+  };
+}
+
 /** The module's totals line, after pending cleanup (reading the file waits for it). */
 export function totals(): Record<string, number> {
   const line = readFileSync('/proc/driver/agnocast', 'utf8').split('\n').find((l) => l.startsWith('totals ')) ?? '';

@@ -133,16 +133,26 @@ describe('one process', () => {
   it('unpublished loans go back to the pool when garbage-collected', () => {
     // A child with --expose-gc loans 3 MiB out of a 4 MiB pool 20 times,
     // dropping each: without the finalizer it would run out after one.
+    // V8 frees external backing stores on its own schedule after a
+    // collection, so a refused loan collects and waits for the next turn
+    // again; a real leak still fails once the bound is reached.
     const script = `
       import { join } from './dist/index.js';
       const node = join({ poolSize: '4M', poolMax: '4M' });
       const pub = node.publisher('/api/gc');
       const turn = () => new Promise((resolve) => setImmediate(resolve));
       for (let i = 0; i < 20; i++) {
-        pub.loan(3 * 1024 * 1024);
-        await turn();	// a new WeakRef keeps its target alive until the job ends
-        globalThis.gc();
-        await turn();	// the finalizer runs on this turn
+        for (let attempt = 0; ; attempt++) {
+          try {
+            pub.loan(3 * 1024 * 1024);
+            break;
+          } catch (e) {
+            if (e.code !== 'AGNOCAST_POOL_EXHAUSTED' || attempt === 200) throw e;
+          }
+          await turn();	// a new WeakRef keeps its target alive until the job ends
+          globalThis.gc();
+          await turn();	// finalizers run on a later turn
+        }
       }
       console.log('ok');`;
     const out = execFileSync('node', ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });

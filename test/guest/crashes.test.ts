@@ -2,23 +2,9 @@
 // kill -9 of a publisher mid-stream and of a subscriber holding messages;
 // a subscriber's write into a message kills only itself.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Actor, spawnActor, totals, ZERO } from './actors.js';
+import { useActors, ZERO } from './actors.js';
 
-const actors: Actor[] = [];
-async function actor(): Promise<Actor> {
-  const a = await spawnActor();
-  actors.push(a);
-  await a.call('join');
-  return a;
-}
-
-afterEach(async () => {
-  for (const a of actors.splice(0)) {
-    await a.call('exit').catch(() => undefined);
-    await a.exited;
-  }
-  expect(totals()).toEqual(ZERO);
-});
+const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 describe('processes dying', () => {
   it('a publisher killed mid-stream: subscribers keep what they hold and go on with another publisher', async () => {
@@ -40,8 +26,7 @@ describe('processes dying', () => {
   });
 
   it('a subscriber killed while holding messages: the publisher gets its memory back', async () => {
-    const p = await actor();
-    await p.call('join', { poolSize: '1M', poolMax: '1M' });
+    const p = await actor({ poolSize: '1M', poolMax: '1M' });
     await p.call('publisher', { topic: '/crash/sub', depth: 1 });
     const s = await actor();
     await s.call('subscribe', { topic: '/crash/sub', depth: 10, hold: true });

@@ -3,18 +3,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Actor, spawnActor, totals, ZERO } from './actors.js';
+import { useActors, ZERO } from './actors.js';
+
+const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 const peer = new URL('../../build/demo/peer', import.meta.url).pathname;
-const actors: Actor[] = [];
-
-afterEach(async () => {
-  for (const a of actors.splice(0)) {
-    await a.call('exit').catch(() => undefined);
-    await a.exited;
-  }
-  expect(totals()).toEqual(ZERO);
-});
 
 /** Runs `peer`, resolving its protocol lines (ready, published, msg) in order. */
 function runPeer(args: string[]) {
@@ -32,9 +25,7 @@ function runPeer(args: string[]) {
 
 describe('C and TypeScript on one topic', () => {
   it('C publishes, TypeScript reads at the same addresses', async () => {
-    const ts = await spawnActor();
-    actors.push(ts);
-    await ts.call('join');
+    const ts = await actor();
     await ts.call('subscribe', { topic: '/interop/c2ts', depth: 10 });
     const c = runPeer(['pub', '/interop/c2ts', '3', 'from-c']);
     const published = [await c.next(), await c.next(), await c.next()].map((l) => l.split(' '));
@@ -48,9 +39,7 @@ describe('C and TypeScript on one topic', () => {
   it('TypeScript publishes, C reads at the same addresses', async () => {
     const c = runPeer(['sub', '/interop/ts2c', '2']);
     expect(await c.next()).toBe('ready');
-    const ts = await spawnActor();
-    actors.push(ts);
-    await ts.call('join');
+    const ts = await actor();
     await ts.call('publisher', { topic: '/interop/ts2c' });
     const sent = [
       await ts.call<{ seq: string; address: string }>('publish', { topic: '/interop/ts2c', text: 'from-ts 1' }),

@@ -2,23 +2,9 @@
 // Publishers and subscribers in separate processes find each other whichever
 // starts first, and read the publisher's bytes at the publisher's address.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Actor, spawnActor, totals, ZERO } from './actors.js';
+import { useActors, ZERO } from './actors.js';
 
-const actors: Actor[] = [];
-async function actor(): Promise<Actor> {
-  const a = await spawnActor();
-  actors.push(a);
-  await a.call('join');
-  return a;
-}
-
-afterEach(async () => {
-  for (const a of actors.splice(0)) {
-    await a.call('exit').catch(() => undefined);
-    await a.exited;
-  }
-  expect(totals()).toEqual(ZERO);
-});
+const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 describe('joining in every order', () => {
   it('subscriber first, then the publisher, then a second subscriber (3 processes)', async () => {

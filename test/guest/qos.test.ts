@@ -1,23 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // History depth and transient local across processes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Actor, spawnActor, totals, ZERO } from './actors.js';
+import { useActors, ZERO } from './actors.js';
 
-const actors: Actor[] = [];
-async function actor(): Promise<Actor> {
-  const a = await spawnActor();
-  actors.push(a);
-  await a.call('join');
-  return a;
-}
-
-afterEach(async () => {
-  for (const a of actors.splice(0)) {
-    await a.call('exit').catch(() => undefined);
-    await a.exited;
-  }
-  expect(totals()).toEqual(ZERO);
-});
+const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 describe('depth and transient local', () => {
   it('a late transient-local subscriber gets the retained history, a volatile one does not', async () => {

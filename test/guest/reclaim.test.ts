@@ -1,30 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Publisher memory goes back to its pool once subscribers release it.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Actor, spawnActor, totals, ZERO } from './actors.js';
+import { useActors, ZERO } from './actors.js';
 
-const actors: Actor[] = [];
-/** poolMax = poolSize: the pool cannot grow, so only reuse makes room. */
-async function actor(poolSize?: string): Promise<Actor> {
-  const a = await spawnActor();
-  actors.push(a);
-  await a.call('join', { poolSize, poolMax: poolSize });
-  return a;
-}
-
-afterEach(async () => {
-  for (const a of actors.splice(0)) {
-    await a.call('exit').catch(() => undefined);
-    await a.exited;
-  }
-  expect(totals()).toEqual(ZERO);
-});
+const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 const big = (tag: string) => `${tag}:`.padEnd(300 * 1024, 'x');
 
 describe('release and reclaim', () => {
   it('a small pool carries many times its size when subscribers release', async () => {
-    const p = await actor('1M');
+    const p = await actor({ poolSize: '1M', poolMax: '1M' });
     await p.call('publisher', { topic: '/reclaim/flow', depth: 1 });
     const s = await actor();
     await s.call('subscribe', { topic: '/reclaim/flow', depth: 1 });
@@ -37,7 +22,7 @@ describe('release and reclaim', () => {
   });
 
   it('held messages keep their memory until released, then the publisher can loan it again', async () => {
-    const p = await actor('1M');
+    const p = await actor({ poolSize: '1M', poolMax: '1M' });
     await p.call('publisher', { topic: '/reclaim/hold', depth: 1 });
     const s = await actor();
     await s.call('subscribe', { topic: '/reclaim/hold', depth: 10, hold: true });
