@@ -52,14 +52,14 @@
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
 /* Bins cover every class a request of <= POOL_MT_CACHE_MAX_REQ maps to. */
-#define TC_BINS		72
+#define TC_BINS		448
 #ifndef TC_BIN_BYTES
-#define TC_BIN_BYTES	(16 * 1024)	/* aim per bin, sets tc_limit */
+#define TC_BIN_BYTES	(64 * 1024)	/* aim per bin, sets tc_limit */
 #endif
 #ifndef TC_REFILL_BYTES
 #define TC_REFILL_BYTES	(8 * 1024)	/* aim per refill, sets tc_batch */
 #endif
-#define TC_MAX_COUNT	32
+#define TC_MAX_COUNT	128
 #define TC_MIN_COUNT	2
 #define TC_MARK		0x5ca1ab1ec0ffee11ULL
 #define REG_SLOTS	64
