@@ -53,7 +53,7 @@ for k in "${kernels[@]}"; do
 	eval "$(bash scripts/kernels.sh "$k")"
 	step "build: agnocast.ko for the $k kernel ($KVER)"
 	make -s -C kmod OUT="$BUILD/kmod/$k" KDIR="$KBUILD"
-	step "guest $k: booting $KVER under QEMU, running the module suite"
+	step "guest $k: booting $KVER under QEMU, running the guest suites (module, library, heaphook)"
 	guest_tap=$results/guest-$k.tap
 	if bash scripts/guest.sh "$k" -- bash test/run-in-guest.sh "$k"; then
 		printf 'ok 1 - the %s guest ran the suite with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
