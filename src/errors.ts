@@ -12,6 +12,8 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_CLOSED'
   | 'AGNOCAST_DETACHED'
   | 'AGNOCAST_LIMIT'
+  | 'AGNOCAST_REGION_EXISTS'
+  | 'AGNOCAST_REGION_NOT_FOUND'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {

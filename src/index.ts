@@ -21,3 +21,4 @@ export {
   InvalidArgumentError, ClosedError, DetachedError, LimitError, type AgnocastErrorCode,
 } from './errors.js';
 export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
+export { SharedRegion, RegionExistsError, RegionNotFoundError } from './region.js';

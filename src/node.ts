@@ -13,6 +13,7 @@ import { ClosedError, translate } from './errors.js';
 import { type NativeBinding, type NativePoolInfo, native as loadNative } from './native.js';
 import { checkQoS, checkTopic, parseSize, type QoS, type Size } from './options.js';
 import { Publisher } from './publisher.js';
+import { REGION_PREFIX, RegionExistsError, RegionNotFoundError, SharedRegion } from './region.js';
 import { type MessageCallback, Subscription } from './subscription.js';
 
 export interface JoinOptions {
@@ -84,6 +85,45 @@ export class AgnocastNode implements Disposable {
     const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb);
     this.#subscriptions.add(s);
     return s;
+  }
+
+  /**
+   * A shared region of `byteLength` bytes under `key`, in this process's
+   * pool, writable here and readable by key everywhere (openRegion).
+   * RegionExistsError if the key is taken.
+   */
+  createRegion(key: string, byteLength: number): SharedRegion {
+    const topic = checkTopic(REGION_PREFIX + key);
+    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) > 0) throw new RegionExistsError(key);
+    const pub = this.publisher(topic, { depth: 1, transientLocal: true });
+    // Two creators racing: the older publisher keeps the key.
+    const first = Math.min(...(this.native.topicInfo(topic)?.publishers.map((p) => p.id) ?? [pub.id]));
+    if (first !== pub.id) {
+      pub.close();
+      throw new RegionExistsError(key);
+    }
+    const loan = pub.loan(byteLength);
+    loan.bytes.fill(0);
+    loan.publish();
+    return this.#holdRegion(key, topic, pub);
+  }
+
+  /** The shared region under `key`, read-only. RegionNotFoundError if none. */
+  openRegion(key: string): SharedRegion {
+    const topic = checkTopic(REGION_PREFIX + key);
+    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) === 0) throw new RegionNotFoundError(key);
+    return this.#holdRegion(key, topic);
+  }
+
+  #holdRegion(key: string, topic: string, pub?: Publisher): SharedRegion {
+    const sub = this.subscribe(topic, { depth: 1, transientLocal: true }).unref();
+    const message = sub.take();
+    if (!message) {
+      sub.close();
+      pub?.close();
+      throw new RegionNotFoundError(key);
+    }
+    return new SharedRegion(key, message.retain(), sub, pub);
   }
 
   /** Topics in this IPC namespace. */

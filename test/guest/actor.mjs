@@ -35,7 +35,34 @@ async function until(topic, count) {
   return b.messages.slice(0, count);
 }
 
+const regions = new Map();
+
 const commands = {
+  createRegion: ({ key, size }) => {
+    const r = node.createRegion(key, size);
+    regions.set(key, r);
+    return `0x${r.address.toString(16)}`;
+  },
+  openRegion: ({ key }) => {
+    const r = node.openRegion(key);
+    regions.set(key, r);
+    return { address: `0x${r.address.toString(16)}`, byteLength: r.byteLength };
+  },
+  writeRegion: ({ key, text }) => {
+    regions.get(key).bytes.set(Buffer.from(text));
+    return true;
+  },
+  readRegion: ({ key, length }) => Buffer.from(regions.get(key).bytes.subarray(0, length)).toString('utf8'),
+  removeRegion: ({ key }) => {
+    regions.get(key).remove();
+    return true;
+  },
+  closeRegion: ({ key }) => {
+    const r = regions.get(key);
+    const view = r.bytes;
+    r.close();
+    return view.byteLength;
+  },
   join: ({ poolSize, poolMax }) => {
     node = join({ poolSize: poolSize ?? '8M', poolMax });
     return { pid: node.pid, address: `0x${node.pool.address.toString(16)}` };
