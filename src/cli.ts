@@ -29,6 +29,7 @@ async function echo(topic: string, count: number, bytes: number): Promise<void> 
   const node = join({ poolSize: '1M' });
   const sub = node.subscribe(topic, { depth: 100 });
   process.once('SIGINT', () => sub.close());
+  console.error(`listening on ${topic} (Ctrl-C to stop)`);
   let n = 0;
   for await (const msg of sub) {
     const age = Number(process.hrtime.bigint() - msg.timestampNs) / 1e3;
