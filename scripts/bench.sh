@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `npm run bench`: one-way latency (p50, p99) and lock-step message rate,
+# 64 B to 64 MiB, for agnocast TS->TS and C->C, side by side with a Unix
+# domain socket, child_process IPC and worker_threads postMessage
+# (scripts/bench/bench.mjs). One run, in a QEMU guest with Debian's 6.1
+# kernel and the module built here, or on this host when /dev/agnocast
+# exists. Writes docs/bench.json and docs/bench.svg.
+#
+# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker]"; }
+mode=auto
+in_guest=0
+extra=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--host | --guest) mode=${1#--} && shift ;;
+	--in-guest) in_guest=1 && shift ;;	# internal: the run inside the guest
+	--sizes | --only) [ $# -ge 2 ] || usage; extra+=("$1" "$2") && shift 2 ;;
+	*) usage ;;
+	esac
+done
+flavor=6.1
+
+if [ "$in_guest" = 1 ]; then
+	ko=build/kmod/$flavor/agnocast.ko
+	insmod "$ko" || die "insmod $ko failed"
+	node scripts/bench/bench.mjs --out "$AGNOCAST_GUEST_OUT" ${extra[@]+"${extra[@]}"}
+	exit
+fi
+
+if [ "$mode" = auto ]; then
+	if [ -c /dev/agnocast ]; then mode=host; else mode=guest; fi
+fi
+[ "$mode" = guest ] || [ -c /dev/agnocast ] ||
+	die "/dev/agnocast does not exist: load agnocast.ko (see README) or use --guest"
+
+if [ "$mode" = guest ]; then
+	step "set-up: Debian packages"
+	bash scripts/setup.sh
+	eval "$(bash scripts/kernels.sh "$flavor")"
+	step "build: agnocast.ko for the $flavor kernel ($KVER)"
+	make -s -C kmod OUT="$BUILD/kmod/$flavor" KDIR="$KBUILD"
+fi
+if [ ! -f dist/index.js ] || [ ! -f native/build/Release/agnocast.node ]; then
+	step "build: the addon and the TypeScript library"
+	npm run -s build
+fi
+step "build: the C bench (build/bench/cbench)"
+mkdir -p "$BUILD/bench"
+${CC:-cc} -O2 -Wall -Wextra -Werror -I kmod/uapi -I scripts/demo -o "$BUILD/bench/cbench" \
+	scripts/bench/cbench.c scripts/demo/agn.c -lrt
+mkdir -p docs
+if [ "$mode" = guest ]; then
+	out=$BUILD/guest/$flavor
+	rm -f "$out/bench.json" "$out/bench.svg"
+	rc=0
+	bash scripts/guest.sh "$flavor" --timeout 1200 -- \
+		bash scripts/bench.sh --in-guest ${extra[@]+"${extra[@]}"} || rc=$?
+	for f in bench.json bench.svg; do
+		if [ -f "$out/$f" ]; then cp "$out/$f" docs/ && echo "docs/$f (from the guest)"; fi
+	done
+	exit "$rc"
+fi
+node scripts/bench/bench.mjs --out docs ${extra[@]+"${extra[@]}"}
