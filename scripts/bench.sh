@@ -33,19 +33,8 @@ if [ "$in_guest" = 1 ]; then
 	exit
 fi
 
-if [ "$mode" = auto ]; then
-	if [ -c /dev/agnocast ]; then mode=host; else mode=guest; fi
-fi
-[ "$mode" = guest ] || [ -c /dev/agnocast ] ||
-	die "/dev/agnocast does not exist: load agnocast.ko (see README) or use --guest"
-
-if [ "$mode" = guest ]; then
-	step "set-up: Debian packages"
-	bash scripts/setup.sh
-	eval "$(bash scripts/kernels.sh "$flavor")"
-	step "build: agnocast.ko for the $flavor kernel ($KVER)"
-	make -s -C kmod OUT="$BUILD/kmod/$flavor" KDIR="$KBUILD"
-fi
+resolve_mode
+[ "$mode" = host ] || build_guest_module "$flavor"
 if [ ! -f dist/index.js ] || [ ! -f native/build/Release/agnocast.node ]; then
 	step "build: the addon and the TypeScript library"
 	npm run -s build

@@ -18,3 +18,23 @@ resolve_meta() {
 	apt-cache depends "$1" 2>/dev/null |
 		awk '/Depends: linux-/ { print $2; exit }'
 }
+
+# For the demo and the benchmark: run on this host when /dev/agnocast
+# exists (mode "host"), else in a QEMU guest ("guest"). Reads and sets the
+# global $mode (auto, host or guest).
+resolve_mode() {
+	if [ "$mode" = auto ]; then
+		if [ -c /dev/agnocast ]; then mode=host; else mode=guest; fi
+	fi
+	[ "$mode" = guest ] || [ -c /dev/agnocast ] ||
+		die "/dev/agnocast does not exist: load agnocast.ko (see README) or use --guest"
+}
+
+# Set-up and agnocast.ko for the guest kernel $1 (6.1, 6.12 or debug).
+build_guest_module() {
+	step "set-up: Debian packages"
+	bash "$ROOT/scripts/setup.sh"
+	eval "$(bash "$ROOT/scripts/kernels.sh" "$1")"
+	step "build: agnocast.ko for the $1 kernel ($KVER)"
+	make -s -C "$ROOT/kmod" OUT="$BUILD/kmod/$1" KDIR="$KBUILD"
+}
