@@ -245,7 +245,18 @@ static void announce(struct agn *a, pid_t pid, const char *topic)
 			(int)pid, name);
 		return;
 	}
-	len = snprintf(msg, sizeof(msg), "%d %s", (int)a->pid, topic);
+	len = snprintf(msg, sizeof(msg), "{\"pid\":%d,\"topic\":\"", (int)a->pid);
+	for (; *topic && len < (int)sizeof(msg) - 8; topic++) {
+		unsigned char c = (unsigned char)*topic;
+
+		if (c == '"' || c == '\\')
+			len += snprintf(msg + len, sizeof(msg) - len, "\\%c", c);
+		else if (c < 0x20)
+			len += snprintf(msg + len, sizeof(msg) - len, "\\u%04x", c);
+		else
+			msg[len++] = (char)c;
+	}
+	len += snprintf(msg + len, sizeof(msg) - len, "\"}");
 	if (mq_send(q, msg, (size_t)len, 0) == 0)
 		agn_say(a, "announced ourselves to process %d on %s", (int)pid, name);
 	else if (errno == EAGAIN)
@@ -349,7 +360,7 @@ const struct agn_peer *agn_map_peer(struct agn *a, pid_t pid, const char *how)
 
 void agn_drain_queue(struct agn *a)
 {
-	char msg[AGN_QUEUE_MSG_MAX + 1], how[AGN_QUEUE_MSG_MAX + 64];
+	char msg[AGN_QUEUE_MSG_MAX + 1], how[AGN_QUEUE_MSG_MAX + 64], *topic, *end;
 	ssize_t n;
 	int pid, off;
 
@@ -357,13 +368,21 @@ void agn_drain_queue(struct agn *a)
 		return;
 	while ((n = mq_receive(a->queue, msg, sizeof(msg) - 1, NULL)) >= 0) {
 		msg[n] = '\0';
-		if (sscanf(msg, "%d %n", &pid, &off) != 1 || pid <= 0) {
+		off = -1;
+		if (sscanf(msg, "{\"pid\":%d,\"topic\":%n", &pid, &off) != 1 || off < 0 ||
+		    pid <= 0) {
 			agn_say(a, "ignored a malformed notice on our queue: \"%s\"", msg);
 			continue;
 		}
+		topic = msg + off;	/* "<topic>"} */
+		end = strrchr(topic, '"');
+		if (*topic == '"' && end > topic) {
+			topic++;
+			*end = '\0';
+		}
 		snprintf(how, sizeof(how),
 			 "announced on /new_publisher@%d (publisher of %s)",
-			 (int)a->pid, msg + off);
+			 (int)a->pid, topic);
 		agn_map_peer(a, pid, how);
 	}
 	if (errno != EAGAIN)

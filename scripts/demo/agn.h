@@ -18,7 +18,10 @@
  * from end the process with a message (agn_die).
  *
  * Discovery message (on "/new_publisher@<subscriber pid>", O_NONBLOCK): the
- * text "<publisher pid> <topic>", no NUL, at most AGN_QUEUE_MSG_MAX bytes.
+ * TypeScript library's, JSON {"pid":<publisher pid>,"topic":"<topic>"} in
+ * that order without spaces, no NUL, at most AGN_QUEUE_MSG_MAX bytes (the
+ * library's queue message size), so C and TypeScript processes discover
+ * each other.
  *
  * agn_ring is a FIFO allocator over the caller's pool: blocks are carved
  * in order, freed in any order (by the addresses PUBLISH and RECLAIM hand
@@ -34,7 +37,7 @@
 #include "agnocast.h"
 
 #define AGN_PEERS_MAX		64
-#define AGN_QUEUE_MSG_MAX	(AGNOCAST_TOPIC_NAME_MAX + 16)
+#define AGN_QUEUE_MSG_MAX	512	/* src/node.ts QUEUE_MESSAGE_SIZE */
 #define AGN_QUEUE_DEPTH		10	/* fs.mqueue.msg_max defaults to 10 */
 #define AGN_RING_BLOCKS		4096
 
