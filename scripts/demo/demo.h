@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The demo's protocol, shared by publisher.c and subscriber.c (and by any
- * other implementation of either side, e.g. the TypeScript one).
+ * The demo's protocol, shared by publisher.c and subscriber.c, and by the
+ * TypeScript side, publisher.mjs and subscriber.mjs (demo.mjs holds these
+ * constants and layouts for them). Any publisher works with any mix of
+ * subscribers.
  *
  * Topic DEMO_TOPIC carries the data. Every message starts with struct
  * demo_msg; its first byte after the header is demo_fill(index) and its
@@ -15,12 +17,21 @@
  * sees the hello. The publisher waits for the hello of every subscriber it
  * expects before its first message, and keeps at most `window` messages
  * unacknowledged (its history depth is `window` too), so nothing is dropped
- * from under a subscriber. A subscriber stays until the publisher has exited
- * (pidfd), so its last ack is not withdrawn before it was read.
+ * from under a subscriber.
+ *
+ * The end: a process that leaves takes its unread entries with it, so a
+ * subscriber must not leave before the publisher read its ack of END. Once
+ * it has read every subscriber's, the publisher sends each subscriber
+ * process DEMO_DONE_SIGNAL; a signal, unlike an entry, still arrives after
+ * its sender exited. subscriber.mjs waits for it (Node cannot wait for
+ * another process's exit without polling). subscriber.c ignores it and
+ * waits for the publisher's exit on a pidfd instead, which also tells it
+ * when the publisher died before END.
  */
 #ifndef DEMO_H
 #define DEMO_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #define DEMO_TOPIC		"/agnocast_demo/data"
@@ -33,6 +44,8 @@
 
 #define DEMO_END		(1u << 0)	/* the last message */
 #define DEMO_PROOF		(1u << 1)	/* print the zero-copy line */
+
+#define DEMO_DONE_SIGNAL	SIGUSR2	/* "I read your ack of END" (SIGUSR1 is Node's debugger) */
 
 struct demo_msg {
 	uint32_t magic;

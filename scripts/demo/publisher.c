@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,11 +299,17 @@ int main(int argc, char **argv)
 	while (min_acked() < index_)
 		wait_acks();
 
+	/* Every subscriber may go now: its last ack was read (demo.h). */
 	pids[0] = '\0';
-	for (i = 0; i < nr_subs; i++)
+	for (i = 0; i < nr_subs; i++) {
+		if (kill(subs[i].pid, DEMO_DONE_SIGNAL))
+			agn_die("cannot signal subscriber %d that its last ack was read: %s",
+				(int)subs[i].pid, strerror(errno));
 		snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d",
 			 i ? ", " : "", (int)subs[i].pid);
-	agn_say(&a, "%llu messages and END published in %.2f s, all acknowledged by subscribers %s",
+	}
+	agn_say(&a, "%llu messages and END published in %.2f s, all acknowledged by subscribers %s; "
+		"signalled each (SIGUSR2) that its last ack was read",
 		(unsigned long long)total, (double)(agn_now_ns() - t0) / 1e9, pids);
 	agn_say(&a, "pool blocks: %llu loaned, %llu handed back by PUBLISH/RECLAIM and reused",
 		(unsigned long long)ring.allocs, (unsigned long long)ring.frees);

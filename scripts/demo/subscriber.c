@@ -303,6 +303,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || timeout_ms <= 0)
 		usage();
+	/* We wait for the publisher's exit instead (demo.h). */
+	signal(DEMO_DONE_SIGNAL, SIG_IGN);
 
 	agn_join(&a, name, POOL_SIZE, 0, with_queue);
 	agn_say(&a, "pid %d, joined: own pool 0x%llx (acks only)%s", (int)a.pid,
