@@ -781,40 +781,57 @@ static void agnocast_entry_export(const struct agnocast_msg *entry,
 	out->publisher_id = entry->pub_id;
 }
 
+/* Entries one RECEIVE delivers without allocating. */
+#define AGNOCAST_DELIVERY_SMALL	8
+
 /* What one RECEIVE or TAKE handed out, to undo it if copy-out fails. */
 struct agnocast_delivery {
-	struct agnocast_msg *entries[8];
+	struct agnocast_msg *entries[AGNOCAST_DELIVERY_SMALL];
 	struct agnocast_msg **all;
 	unsigned int n;
 	u64 old_cursor, new_cursor;
 };
 
 /*
- * Choose what RECEIVE (take_newest false) or TAKE (true) delivers, mark it
- * held and move the cursor; topic->lock held. Returns how many entries were
- * exported to out (at most cap), or a negative errno.
+ * The window RECEIVE (take_newest false) or TAKE (true) delivers from: the
+ * newest qos.depth (TAKE: 1) visible entries past the cursor. Returns its
+ * size and sets *first to its oldest entry; topic->lock held.
+ */
+static unsigned int agnocast_window(struct agnocast_sub *sub, bool take_newest,
+				    struct agnocast_msg **first)
+{
+	unsigned int window = 0, want = take_newest ? 1 : sub->qos.depth;
+	struct agnocast_msg *entry;
+
+	*first = NULL;
+	list_for_each_entry_reverse(entry, &sub->topic->entries, topic_node) {
+		if (entry->seq <= sub->cursor)
+			break;
+		if (!agnocast_entry_visible(sub, entry))
+			continue;
+		*first = entry;
+		if (++window == want)
+			break;
+	}
+	return window;
+}
+
+/*
+ * Choose what RECEIVE or TAKE delivers, mark it held and move the cursor;
+ * topic->lock held. Returns how many entries were exported to out (at most
+ * cap), or a negative errno.
  */
 static int agnocast_deliver(struct agnocast_sub *sub, unsigned int cap,
 			    bool take_newest, struct agnocast_delivery *d,
 			    struct agnocast_entry *out)
 {
 	struct agnocast_topic *topic = sub->topic;
-	struct agnocast_msg *entry, *first = NULL;
-	unsigned int window = 0, want;
+	struct agnocast_msg *entry, *first;
+	unsigned int window;
 
 	if (sub->nr_held >= AGNOCAST_HOLD_MAX)
 		return -ENOBUFS;
-	want = take_newest ? 1 : sub->qos.depth;
-	/* The newest `want` visible entries past the cursor form the window. */
-	list_for_each_entry_reverse(entry, &topic->entries, topic_node) {
-		if (entry->seq <= sub->cursor)
-			break;
-		if (!agnocast_entry_visible(sub, entry))
-			continue;
-		first = entry;
-		if (++window == want)
-			break;
-	}
+	window = agnocast_window(sub, take_newest, &first);
 	if (!window)
 		return -EAGAIN;
 	cap = min3(cap, window, AGNOCAST_HOLD_MAX - sub->nr_held);
@@ -864,10 +881,12 @@ static long agnocast_receive_common(u32 sub_id, unsigned int cap,
 				    struct agnocast_entry __user *uout,
 				    u32 __user *unr)
 {
-	struct agnocast_entry small[4], *out = small;
+	struct agnocast_entry small[AGNOCAST_DELIVERY_SMALL], *out = small;
 	struct agnocast_delivery d;
 	struct agnocast_proc *proc;
 	struct agnocast_sub *sub;
+	struct agnocast_msg *first;
+	bool removed;
 	long ret;
 
 	d.all = d.entries;
@@ -881,10 +900,25 @@ static long agnocast_receive_common(u32 sub_id, unsigned int cap,
 	}
 	cap = min(cap, sub->qos.depth);
 	if (cap > ARRAY_SIZE(small)) {
+		/*
+		 * Size the buffers by what is there to deliver, not by cap: the
+		 * allocator zeroes what it hands out (init_on_alloc), and one
+		 * message per wake-up is the common case. Entries published
+		 * between this look and the delivery stay pending.
+		 */
+		mutex_lock(&sub->topic->lock);
+		removed = sub->removed;
+		if (!removed)
+			cap = min(cap, agnocast_window(sub, take_newest, &first));
+		mutex_unlock(&sub->topic->lock);
+		if (removed || !cap) {
+			ret = removed ? -ENOENT : -EAGAIN;
+			goto out;
+		}
+	}
+	if (cap > ARRAY_SIZE(small)) {
 		out = kmalloc_array(cap, sizeof(*out), GFP_KERNEL);
-		d.all = cap > ARRAY_SIZE(d.entries) ?
-			kmalloc_array(cap, sizeof(*d.all), GFP_KERNEL) :
-			d.entries;
+		d.all = kmalloc_array(cap, sizeof(*d.all), GFP_KERNEL);
 		if (!out || !d.all) {
 			ret = -ENOMEM;
 			goto out;

@@ -22,6 +22,18 @@ const self = fileURLToPath(import.meta.url);
 const hasModule = existsSync('/dev/agnocast');
 const MiB = 1024 * 1024;
 
+/* receive()/take() write struct agnocast_entry records; decode them as the library does. */
+const { EntryBuffer } = await import('../dist/native.js');
+function receive(b, id, max) {
+  const into = new EntryBuffer(max);
+  const n = b.receive(id, max, into.buffer);
+  return Array.from({ length: n }, (_, i) => into.entry(i));
+}
+function take(b, id) {
+  const into = new EntryBuffer(1);
+  return b.take(id, into.buffer) ? into.entry(0) : null;
+}
+
 let failures = 0;
 let n = 0;
 async function test(name, fn) {
@@ -360,7 +372,7 @@ async function guest(b) {
     assert.equal(loan.byteLength, 0, 'loan detached');
     assert.equal(u8.length, 0, 'views of the loan revoked');
     await fired;
-    const entries = b.receive(sub.id, 10);
+    const entries = receive(b, sub.id, 10);
     assert.equal(entries.length, 1);
     const e = entries[0];
     assert.equal(e.seq, 1n);
@@ -375,14 +387,15 @@ async function guest(b) {
     // A second view of the same memory is fine (two external buffers).
     const view2 = b.view(e.addr, 16);
     assert.deepEqual(new Uint8Array(view2), data1.subarray(0, 16));
-    assert.deepEqual(b.receive(sub.id, 10), [], 'EAGAIN: []');
+    assert.deepEqual(receive(b, sub.id, 10), [], 'EAGAIN: []');
+    throwsErrno(() => b.receive(sub.id, 10, new ArrayBuffer(10 * 40 - 1)), 'EINVAL', 'AGNOCAST_RECEIVE_CMD');
     // Publish a second one: the first falls out of the history (depth 1)
     // but we still hold it, so nothing is reclaimable yet.
     const small = b.loan(32);
     const seq2 = b.publish(pub.id, small, 32);
     assert.equal(seq2, 2n);
     assert.equal(b.reclaim(), 0);
-    const [e2] = b.receive(sub.id, 10);
+    const [e2] = receive(b, sub.id, 10);
     assert.equal(e2.seq, 2n);
     b.release(sub.id, e2.seq);
     b.release(sub.id, e.seq, view);
@@ -408,10 +421,10 @@ async function guest(b) {
       new Uint8Array(l).fill(i);
       b.publish(pub.id, l, 10 + i);
     }
-    const t = b.take(sub.id);
+    const t = take(b, sub.id);
     assert.equal(t.len, 12);
     assert.equal(new Uint8Array(b.view(t.addr, t.len))[0], 2);
-    assert.equal(b.take(sub.id), null);
+    assert.equal(take(b, sub.id), null);
     b.release(sub.id, t.seq);
   });
 
@@ -433,6 +446,18 @@ async function guest(b) {
     throwsErrno(() => b.addPublisher('x'.repeat(300), 1, false), 'ENAMETOOLONG');
     throwsErrno(() => b.unmapPool(1, 0x50000000000n, 4096), 'EINVAL', 'unmapPool');
     throwsErrno(() => b.mapPool(1), 'ENOENT', 'AGNOCAST_MAP_POOL_CMD');
+  });
+
+  await test('loans and views are not counted as heap memory (no GC pressure from big messages)', () => {
+    // V8 starts a full collection once 64 MiB more external memory is
+    // counted: a pool buffer must not count (memory.cc, PoolArrayBuffer).
+    const counted = () => process.memoryUsage().external;
+    const before = counted();
+    const big = b.loan(16 * MiB);
+    const view = b.view(b.addressOf(big), 16 * MiB);
+    assert.ok(counted() - before < MiB, `counted ${counted() - before} bytes more`);
+    b.free(big);
+    assert.equal(view.byteLength, 16 * MiB, 'a view of our own pool stays until released');
   });
 
   if (typeof globalThis.gc === 'function') {
@@ -485,7 +510,7 @@ async function guest(b) {
       assert.deepEqual(pubd.subscriberPids, [process.pid]);
       assert.equal(BigInt(pubd.pool), pool.addr);
       await data;
-      const [e1, extra] = b.receive(sub2.id, 10);
+      const [e1, extra] = receive(b, sub2.id, 10);
       assert.equal(extra, undefined);
       assert.equal(e1.pid, child.pid);
       assert.equal(e1.seq, BigInt(pubd.seq));
@@ -501,7 +526,7 @@ async function guest(b) {
       assert.equal(p2.op, 'published2');
       assert.equal(p2.reclaimed, 0, 'held by us: not reclaimable yet');
       await data2;
-      const [e2] = b.receive(sub2.id, 10);
+      const [e2] = receive(b, sub2.id, 10);
       assert.equal(e2.seq, BigInt(p2.seq));
       assert.deepEqual([...new Uint8Array(b.view(e2.addr, e2.len))], new Array(64).fill(7));
       b.release(sub2.id, e1.seq, v);

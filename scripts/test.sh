@@ -39,6 +39,9 @@ make -s -C scripts/demo
 make -s -C heaphook all tests
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
 
+step "typecheck: the library, its tests and the TypeScript scripts (tsc --noEmit, strict)"
+npm run -s typecheck
+
 step "host unit tests (vitest)"
 npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json \
 	--outputFile.json="$results/host.json" || true

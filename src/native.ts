@@ -102,17 +102,21 @@ export interface NativeBinding {
   /** Blocks that subscribers released, back to the pool; returns how many. */
   reclaim(): number;
 
-  /** New entries, oldest first; [] when nothing is new (EAGAIN). */
-  receive(subscriberId: number, max: number): NativeEntry[];
-  /** The newest new entry, or null when nothing is new. */
-  take(subscriberId: number): NativeEntry | null;
+  /**
+   * Writes up to `max` new entries, oldest first, into `into` (an
+   * EntryBuffer's buffer) and returns how many; 0 when nothing is new
+   * (EAGAIN). Fewer than `max`: nothing else was pending.
+   */
+  receive(subscriberId: number, max: number, into: ArrayBuffer): number;
+  /** Writes the newest new entry into `into` and returns 1; 0 when nothing is new. */
+  take(subscriberId: number, into: ArrayBuffer): number;
   /**
    * An ArrayBuffer over [addr, addr + len) of a mapped pool (external, no
    * copy; read-only by contract: the mapping is PROT_READ, so a write kills
    * the process, except for the process's own pool).
    */
   view(addr: bigint, len: number): ArrayBuffer;
-  /** Drops the subscriber's reference; detaches `view` if given. */
+  /** Drops the subscriber's reference; detaches `view` (one view() returned) if given. */
   release(subscriberId: number, seq: bigint, view?: ArrayBuffer): void;
 
   /**
@@ -148,6 +152,41 @@ export interface NativeBinding {
 
   /** The address an ArrayBuffer's memory starts at (zero-copy proofs). */
   addressOf(buffer: ArrayBuffer): bigint;
+}
+
+/**
+ * Entries as receive() and take() write them: struct agnocast_entry of the
+ * uapi header, 40 bytes each, in the machine's byte order (the addon
+ * asserts the layout at compile time).
+ */
+export class EntryBuffer {
+  static readonly ENTRY_BYTES = 40;
+  readonly buffer: ArrayBuffer;
+  readonly capacity: number;
+  #u64: BigUint64Array;
+  #i32: Int32Array;
+  #u32: Uint32Array;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.buffer = new ArrayBuffer(capacity * EntryBuffer.ENTRY_BYTES);
+    this.#u64 = new BigUint64Array(this.buffer);
+    this.#i32 = new Int32Array(this.buffer);
+    this.#u32 = new Uint32Array(this.buffer);
+  }
+
+  entry(i: number): NativeEntry {
+    const q = i * 5;	/* in 8-byte words */
+    const d = i * 10;	/* in 4-byte words */
+    return {
+      seq: this.#u64[q]!,
+      addr: this.#u64[q + 1]!,
+      len: Number(this.#u64[q + 2]!),
+      timestampNs: this.#u64[q + 3]!,
+      pid: this.#i32[d + 8]!,
+      publisherId: this.#u32[d + 9]!,
+    };
+  }
 }
 
 let binding: NativeBinding | undefined;

@@ -6,7 +6,7 @@
  */
 import { ClosedError, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
-import type { NativeBinding, NativeEntry, NativePoolInfo } from './native.js';
+import { EntryBuffer, type NativeBinding, type NativeEntry, type NativePoolInfo } from './native.js';
 import type { QoS } from './options.js';
 
 export type MessageCallback = (message: Message) => void | Promise<void>;
@@ -39,6 +39,9 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   /** Every message handed out and not released, retained ones included. */
   #live = new Set<Message>();
   #waiters = new Set<Waiter>();
+  /** Where the module writes received entries (qos.depth of them), and take()'s. */
+  #entries: EntryBuffer;
+  #taken = new EntryBuffer(1);
   #closed = false;
   #ref = true;
 
@@ -48,6 +51,7 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     this.topic = topic;
     this.qos = qos;
     this.#callback = callback;
+    this.#entries = new EntryBuffer(qos.depth);
     let r: ReturnType<NativeBinding['addSubscriber']>;
     try {
       r = host.native.addSubscriber(topic, qos.depth, qos.transientLocal);
@@ -75,13 +79,13 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   /** The newest message not seen yet (skipping older ones), or null. */
   take(): Message | null {
     this.#check();
-    let entry: NativeEntry | null;
+    let n: number;
     try {
-      entry = this.#host.native.take(this.id);
+      n = this.#host.native.take(this.id, this.#taken.buffer);
     } catch (e) {
       throw translate(e, `taking from ${this.topic}`);
     }
-    return entry ? this.#wrap(entry) : null;
+    return n ? this.#wrap(this.#taken.entry(0)) : null;
   }
 
   /**
@@ -179,29 +183,36 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
 
   #wrap(entry: NativeEntry): Message {
     this.#host.mapPool(entry.pid);
-    const owner: MessageOwner = {
-      releaseMessage: (m, view) => {
-        this.#live.delete(m);
-        this.#host.native.release(this.id, entry.seq, view);
-      },
-    };
-    const message = new Message(owner, entry, this.#host.native.view(entry.addr, entry.len));
+    const message = new Message(this.#owner, entry, this.#host.native.view(entry.addr, entry.len));
     this.#live.add(message);
     return message;
   }
 
-  /** The fd is readable: receive everything new and deliver it. */
+  #owner: MessageOwner = {
+    releaseMessage: (m, view) => {
+      this.#live.delete(m);
+      this.#host.native.release(this.id, m.seq, view);
+    },
+  };
+
+  /**
+   * The fd is readable: receive everything new and deliver it. A batch
+   * short of qos.depth means nothing else was pending; anything published
+   * since makes the fd readable again.
+   */
   #drain(): void {
-    while (!this.#closed) {
-      let entries: NativeEntry[];
+    const max = this.qos.depth;
+    let n = max;
+    while (n === max && !this.#closed) {
       try {
-        entries = this.#host.native.receive(this.id, this.qos.depth);
+        n = this.#host.native.receive(this.id, max, this.#entries.buffer);
       } catch (e) {
         if (this.#closed) return;
         throw translate(e, `receiving from ${this.topic}`);
       }
-      if (entries.length === 0) return;
-      for (const entry of entries) this.#deliver(this.#wrap(entry));
+      // Closing mid-batch drops the rest: the module released them with
+      // the subscriber.
+      for (let i = 0; i < n && !this.#closed; i++) this.#deliver(this.#wrap(this.#entries.entry(i)));
     }
   }
 

@@ -7,6 +7,8 @@
  */
 #include <unistd.h>
 
+#include <cstddef>
+
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -20,16 +22,28 @@ namespace {
 std::mutex g_subs_mutex;
 std::unordered_map<uint32_t, int> g_sub_fds;	/* subscriber id -> its fd */
 
-Napi::Value EntryObject(Napi::Env env, const struct agnocast_entry &e)
+/*
+ * The caller's buffer for `max` entries (struct agnocast_entry, as the
+ * module writes them): receive() and take() fill it and return how many,
+ * so a message costs no JavaScript object here.
+ */
+/* src/native.ts (EntryBuffer) decodes entries with this layout. */
+static_assert(sizeof(struct agnocast_entry) == 40 &&
+		      offsetof(struct agnocast_entry, timestamp_ns) == 24 &&
+		      offsetof(struct agnocast_entry, pid) == 32 &&
+		      offsetof(struct agnocast_entry, publisher_id) == 36,
+	      "struct agnocast_entry changed: update EntryBuffer in src/native.ts");
+
+struct agnocast_entry *EntryBuffer(const Napi::CallbackInfo &info, size_t i, uint32_t max,
+				   const char *syscall)
 {
-	Napi::Object o = Napi::Object::New(env);
-	o.Set("seq", Napi::BigInt::New(env, static_cast<uint64_t>(e.seq)));
-	o.Set("addr", Napi::BigInt::New(env, static_cast<uint64_t>(e.addr)));
-	o.Set("len", U64Number(env, e.len));
-	o.Set("timestampNs", Napi::BigInt::New(env, static_cast<uint64_t>(e.timestamp_ns)));
-	o.Set("pid", Napi::Number::New(env, e.pid));
-	o.Set("publisherId", Napi::Number::New(env, e.publisher_id));
-	return o;
+	Napi::ArrayBuffer into = ArgArrayBuffer(info, i, "into");
+
+	if (into.IsDetached() || into.ByteLength() < max * sizeof(struct agnocast_entry))
+		ThrowErrno(info.Env(), EINVAL, syscall,
+			   "`into` holds fewer than " + std::to_string(max) + " entries of " +
+				   std::to_string(sizeof(struct agnocast_entry)) + " bytes");
+	return static_cast<struct agnocast_entry *>(into.Data());
 }
 
 struct agnocast_qos Qos(const Napi::CallbackInfo &info)
@@ -135,27 +149,17 @@ Napi::Value Receive(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	struct agnocast_receive_args a = {};
-	static thread_local std::vector<struct agnocast_entry> buf;
 
 	a.subscriber_id = ArgU32(info, 0, "subscriberId");
 	a.entries_cap = ArgU32(info, 1, "max");
-	/* The module checks 1 .. AGNOCAST_ARRAY_MAX; do not allocate past it. */
-	if (a.entries_cap > AGNOCAST_ARRAY_MAX)
-		ThrowErrno(env, EINVAL, "AGNOCAST_RECEIVE_CMD",
-			   "max is above AGNOCAST_ARRAY_MAX");
-	if (buf.size() < a.entries_cap)
-		buf.resize(a.entries_cap);
-	a.entries = reinterpret_cast<uintptr_t>(buf.data());
+	a.entries = reinterpret_cast<uintptr_t>(
+		EntryBuffer(info, 2, a.entries_cap, "AGNOCAST_RECEIVE_CMD"));
 	if (Ioctl(Device(env), AGNOCAST_RECEIVE_CMD, &a)) {
 		if (errno == EAGAIN)
-			return Napi::Array::New(env, 0);
+			return Napi::Number::New(env, 0);
 		ThrowErrno(env, errno, "AGNOCAST_RECEIVE_CMD");
 	}
-	uint32_t n = std::min(a.nr_entries, a.entries_cap);
-	Napi::Array arr = Napi::Array::New(env, n);
-	for (uint32_t i = 0; i < n; i++)
-		arr.Set(i, EntryObject(env, buf[i]));
-	return arr;
+	return Napi::Number::New(env, std::min(a.nr_entries, a.entries_cap));
 }
 
 Napi::Value Take(const Napi::CallbackInfo &info)
@@ -164,12 +168,14 @@ Napi::Value Take(const Napi::CallbackInfo &info)
 	struct agnocast_take_args a = {};
 
 	a.subscriber_id = ArgU32(info, 0, "subscriberId");
+	struct agnocast_entry *into = EntryBuffer(info, 1, 1, "AGNOCAST_TAKE_CMD");
 	if (Ioctl(Device(env), AGNOCAST_TAKE_CMD, &a)) {
 		if (errno == EAGAIN)
-			return env.Null();
+			return Napi::Number::New(env, 0);
 		ThrowErrno(env, errno, "AGNOCAST_TAKE_CMD");
 	}
-	return EntryObject(env, a.entry);
+	*into = a.entry;
+	return Napi::Number::New(env, 1);
 }
 
 Napi::Value Release(const Napi::CallbackInfo &info)
