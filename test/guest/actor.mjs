@@ -5,6 +5,7 @@
  * answering each command with { id, ok, value } or { id, ok: false, error }.
  */
 import { join } from '../../dist/index.js';
+import { byteLength, kinds, plain, write } from '../../scripts/demo/typed.mjs';
 
 let node;
 const publishers = new Map();
@@ -26,6 +27,30 @@ function record(topic, msg, hold) {
     address: `0x${msg.address.toString(16)}`,
   });
   if (hold) b.held.push(msg.retain());
+  for (const w of b.waiters.splice(0)) w();
+}
+
+/**
+ * Reads a message through the schema of `kind` (scripts/demo/typed.mjs):
+ * every field, and where each array accessor points (address, and whether
+ * it is a view of the message's own memory rather than a copy).
+ */
+function recordTyped(topic, kind, msg) {
+  const b = box(topic);
+  const m = { seq: String(msg.seq), address: `0x${msg.address.toString(16)}`, length: msg.length };
+  try {
+    const view = kinds[kind].schema.view(msg.data);
+    m.fields = plain(view);
+    m.arrays = {};
+    for (const [field, v] of Object.entries(view)) {
+      if (!ArrayBuffer.isView(v)) continue;
+      const at = msg.address + BigInt(v.byteOffset - msg.data.byteOffset);
+      m.arrays[field] = { address: `0x${at.toString(16)}`, inPlace: v.buffer === msg.data.buffer };
+    }
+  } catch (e) {
+    m.error = e.message; // the test shows it
+  }
+  b.messages.push(m);
   for (const w of b.waiters.splice(0)) w();
 }
 
@@ -76,6 +101,20 @@ const commands = {
     loan.bytes.set(Buffer.from(text));
     const address = `0x${loan.address.toString(16)}`;
     return { seq: String(loan.publish()), address };
+  },
+  /** Publishes message i of `kind` (typed.mjs): a loan of the schema's size, filled through its accessors. */
+  publishTyped: ({ topic, kind, i }) => {
+    const loan = publishers.get(topic).loan(byteLength(kind, i));
+    write(kind, i, loan.bytes);
+    const sent = { address: `0x${loan.address.toString(16)}`, length: loan.bytes.byteLength };
+    return { seq: String(loan.publish()), ...sent };
+  },
+  /** Subscribes reading each message through the schema of `kind`; messages() returns what recordTyped saw. */
+  subscribeTyped: ({ topic, kind }) => {
+    box(topic);
+    const s = node.subscribe(topic, { depth: 16 }, (msg) => recordTyped(topic, kind, msg));
+    subscriptions.set(topic, s);
+    return s.id;
   },
   subscribe: ({ topic, depth, transientLocal, hold }) => {
     box(topic);
