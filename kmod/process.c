@@ -173,22 +173,50 @@ const struct mmu_notifier_ops agnocast_mn_ops = {
 	.free_notifier = agnocast_mn_free,
 };
 
-/* First fit from the base; agnocast_lock held. */
+/*
+ * Can len bytes go at *addr or above, below end, clear of every mapping the
+ * caller has (a runtime may have reserved address space up here: V8 picks
+ * random addresses below 64 TiB)? Moves *addr past the mappings in the way.
+ * The caller's mmap_lock held.
+ */
+static bool agnocast_fits(struct mm_struct *mm, u64 *addr, u64 end, u64 len)
+{
+	struct vm_area_struct *vma;
+
+	while (*addr <= end && end - *addr >= len) {
+		vma = find_vma_intersection(mm, *addr, *addr + len);
+		if (!vma)
+			return true;
+		*addr = round_up((u64)vma->vm_end, AGNOCAST_POOL_ALIGN);
+	}
+	return false;
+}
+
+/*
+ * First fit from the base among the other pools' ranges, clear of the
+ * caller's own mappings; agnocast_lock held (mmap_lock nests inside it).
+ */
 static int agnocast_assign_range(struct agnocast_proc *proc)
 {
 	struct list_head *pos = &agnocast_procs;
+	struct mm_struct *mm = current->mm;
 	struct agnocast_proc *p;
 	u64 addr = AGNOCAST_POOL_BASE;
+	bool found = false;
 
+	mmap_read_lock(mm);
 	list_for_each_entry(p, &agnocast_procs, addr_node) {
-		if (p->pool_addr - addr >= proc->slot_len) {
+		if (agnocast_fits(mm, &addr, p->pool_addr, proc->slot_len)) {
 			pos = &p->addr_node;
+			found = true;
 			break;
 		}
-		addr = p->pool_addr + p->slot_len;
+		addr = max(addr, p->pool_addr + p->slot_len);
 	}
-	if (addr > AGNOCAST_POOL_LIMIT ||
-	    AGNOCAST_POOL_LIMIT - addr < proc->slot_len)
+	if (!found)
+		found = agnocast_fits(mm, &addr, AGNOCAST_POOL_LIMIT, proc->slot_len);
+	mmap_read_unlock(mm);
+	if (!found)
 		return -ENOSPC;
 	proc->pool_addr = addr;
 	list_add_tail(&proc->addr_node, pos);

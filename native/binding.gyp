@@ -13,6 +13,7 @@
       'src/introspect.cc',
       'src/memory.cc',
       'src/mqueue.cc',
+      'src/pidfd.cc',
       'src/topics.cc',
       'src/watch.cc',
       # The heaphook's allocator, compiled in as C for processes that join

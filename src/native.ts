@@ -146,6 +146,13 @@ export interface NativeBinding {
   mqClose(fd: number): void;
   mqUnlink(name: string): void;
 
+  /** A pidfd for `pid` (readable once it exited; watch() it), or -1 if it is gone. */
+  pidfdOpen(pid: number): number;
+  /** Whether the process of a pidfd has exited (it is readable now). */
+  pidfdExited(fd: number): boolean;
+  /** Stops the watches on a pidfd and closes it. */
+  pidfdClose(fd: number): void;
+
   listTopics(): string[];
   topicInfo(topic: string): NativeTopicInfo | null;
   listProcesses(): NativeProcessInfo[];

@@ -17,7 +17,10 @@ import { REGION_PREFIX, RegionExistsError, RegionNotFoundError, SharedRegion } f
 import { type MessageCallback, Subscription } from './subscription.js';
 
 export interface JoinOptions {
-  /** Initial pool size (rounded up to 100 kB). Default 64M. */
+  /**
+   * Initial pool size (rounded up to 100 kB). Default: the environment's
+   * AGNOCAST_MEMPOOL_SIZE (as the heaphook reads it), else 64M.
+   */
   poolSize?: Size;
   /** How far the pool may grow. Default 16 × poolSize, at least 1G. */
   poolMax?: Size;
@@ -32,6 +35,20 @@ export interface PoolInfo {
   heaphook: boolean;
 }
 
+/**
+ * Another process's pool mapped here, until that process has exited and no
+ * message over it is held any more (then nothing can touch it: views are
+ * detached on release).
+ */
+interface MappedPool {
+  info: NativePoolInfo;
+  /** Readable once the process exited; -1 once seen (or it was gone). */
+  pidfd: number;
+  /** Messages over this pool handed out and not released. */
+  holds: number;
+  exited: boolean;
+}
+
 const QUEUE_MESSAGES = 10;	/* fs.mqueue.msg_max is 10 by default */
 const QUEUE_MESSAGE_SIZE = 512;
 
@@ -42,7 +59,7 @@ export class AgnocastNode implements Disposable {
   readonly native: NativeBinding;
   #publishers = new Set<Publisher>();
   #subscriptions = new Set<Subscription>();
-  #mapped = new Map<number, NativePoolInfo>();
+  #mapped = new Map<number, MappedPool>();
   #queueName: string;
   #queueFd = -1;
   #queueWatch = -1;
@@ -51,7 +68,8 @@ export class AgnocastNode implements Disposable {
   /** @internal Use join(). */
   constructor(binding: NativeBinding, options: JoinOptions) {
     this.native = binding;
-    const size = parseSize(options.poolSize ?? '64M', 'poolSize');
+    const size = parseSize(options.poolSize ?? (process.env.AGNOCAST_MEMPOOL_SIZE || '64M'),
+      options.poolSize === undefined && process.env.AGNOCAST_MEMPOOL_SIZE ? 'AGNOCAST_MEMPOOL_SIZE' : 'poolSize');
     const max = parseSize(options.poolMax ?? Math.max(size * 16, 2 ** 30), 'poolMax');
     try {
       const info = binding.join(size, Math.max(max, size));
@@ -149,9 +167,9 @@ export class AgnocastNode implements Disposable {
       this.native.mqClose(this.#queueFd);
       this.native.mqUnlink(this.#queueName);
       this.#queueFd = -1;
+      process.off('exit', this.#unlinkQueue);
     }
-    for (const [pid, info] of this.#mapped) this.native.unmapPool(pid, info.addr, info.max);
-    this.#mapped.clear();
+    for (const pid of [...this.#mapped.keys()]) this.#unmap(pid);
     if (current === this) current = undefined;
   }
 
@@ -159,22 +177,89 @@ export class AgnocastNode implements Disposable {
     this.close();
   }
 
-  /** @internal Tell subscribed processes about a new publisher. */
+  /**
+   * @internal Tell subscribed processes about a new publisher. A notice is a
+   * hint (a subscriber maps the pool on the first message anyway), so a
+   * queue that is full, gone or not ours to write is skipped.
+   */
   announce(topic: string, subscriberPids: number[]): void {
     const message = Buffer.from(JSON.stringify({ pid: this.pid, topic }));
     for (const pid of subscriberPids) {
-      if (pid !== this.pid) this.native.mqSend(`/new_publisher@${pid}`, message);
+      if (pid === this.pid) continue;
+      try {
+        this.native.mqSend(`/new_publisher@${pid}`, message);
+      } catch {
+        // EACCES, EMSGSIZE, ...: that process finds our pool by our first message.
+      }
     }
+  }
+
+  /**
+   * Processes whose pools are mapped here right now. A pool is unmapped once
+   * its process has exited and no message over it is held.
+   */
+  mappedPools(): number[] {
+    for (const [pid, pool] of this.#mapped) {
+      if (pool.pidfd >= 0 && this.native.pidfdExited(pool.pidfd)) this.#exited(pid);
+    }
+    return [...this.#mapped.keys()];
   }
 
   /** @internal */
   mapPool(pid: number, known?: NativePoolInfo): void {
     if (pid === this.pid || this.#mapped.has(pid)) return;
+    let info: NativePoolInfo;
     try {
-      this.#mapped.set(pid, this.native.mapPool(pid));
+      info = this.native.mapPool(pid);
     } catch (e) {
       throw translate(e, `mapping the pool of process ${pid}${known ? '' : ' (announced)'}`);
     }
+    const pool: MappedPool = { info, pidfd: -1, holds: 0, exited: false };
+    this.#mapped.set(pid, pool);
+    try {
+      pool.pidfd = this.native.pidfdOpen(pid);
+    } catch {
+      // No pidfd (EMFILE, ...): the pool stays mapped until close().
+      return;
+    }
+    if (pool.pidfd < 0) {
+      // Gone already: unmap after the caller has taken its message, if any.
+      queueMicrotask(() => this.#exited(pid));
+      return;
+    }
+    this.native.watch(pool.pidfd, () => this.#exited(pid), false);
+  }
+
+  /** @internal */
+  hold(pid: number): void {
+    const pool = this.#mapped.get(pid);
+    if (pool) pool.holds++;
+  }
+
+  /** @internal */
+  unhold(pid: number): void {
+    const pool = this.#mapped.get(pid);
+    if (!pool) return;
+    pool.holds--;
+    if (pool.exited && pool.holds === 0) this.#unmap(pid);
+  }
+
+  /** The process behind a mapped pool has exited. */
+  #exited(pid: number): void {
+    const pool = this.#mapped.get(pid);
+    if (!pool || pool.exited) return;
+    pool.exited = true;
+    if (pool.pidfd >= 0) this.native.pidfdClose(pool.pidfd);	// readable for ever now
+    pool.pidfd = -1;
+    if (pool.holds === 0) this.#unmap(pid);
+  }
+
+  #unmap(pid: number): void {
+    const pool = this.#mapped.get(pid);
+    if (!pool) return;
+    this.#mapped.delete(pid);
+    if (pool.pidfd >= 0) this.native.pidfdClose(pool.pidfd);
+    this.native.unmapPool(pid, pool.info.addr, pool.info.max);
   }
 
   /** @internal */
@@ -191,7 +276,17 @@ export class AgnocastNode implements Disposable {
       throw translate(e, `creating the discovery queue ${this.#queueName}`);
     }
     this.#queueWatch = this.native.watch(this.#queueFd, () => this.#onAnnouncements(), false);
+    process.on('exit', this.#unlinkQueue);
   }
+
+  /** A process that exits without close() still removes its queue. */
+  #unlinkQueue = (): void => {
+    try {
+      this.native.mqUnlink(this.#queueName);
+    } catch {
+      // Gone already.
+    }
+  };
 
   #onAnnouncements(): void {
     for (const raw of this.native.mqReceiveAll(this.#queueFd)) {

@@ -16,6 +16,9 @@ export interface SubscriptionHost {
   readonly native: NativeBinding;
   /** Make sure the pool of `pid` is mapped here (idempotent). */
   mapPool(pid: number, known?: NativePoolInfo): void;
+  /** A message over the pool of `pid` was handed out / released. */
+  hold(pid: number): void;
+  unhold(pid: number): void;
   forget(subscription: Subscription): void;
 }
 
@@ -185,13 +188,18 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     this.#host.mapPool(entry.pid);
     const message = new Message(this.#owner, entry, this.#host.native.view(entry.addr, entry.len));
     this.#live.add(message);
+    this.#host.hold(entry.pid);
     return message;
   }
 
   #owner: MessageOwner = {
     releaseMessage: (m, view) => {
       this.#live.delete(m);
-      this.#host.native.release(this.id, m.seq, view);
+      try {
+        this.#host.native.release(this.id, m.seq, view);
+      } finally {
+        this.#host.unhold(m.publisherPid);
+      }
     },
   };
 

@@ -10,7 +10,8 @@
  *
  * Life of a message
  *   1. ADD_PROCESS: the module assigns the caller a unique address range
- *      (its pool) above AGNOCAST_POOL_BASE. The process creates the POSIX
+ *      (its pool) above AGNOCAST_POOL_BASE, clear of the caller's own
+ *      mappings at that moment. The process creates the POSIX
  *      shared memory "/agnocast@<pid>" (mode 0444), sizes it, maps it
  *      MAP_SHARED at exactly that address for the full reserved length
  *      (pool_max) and hands it over with ATTACH_POOL. Growth is ftruncate:

@@ -10,6 +10,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	agnocast::InitWatch(env, exports);
 	agnocast::InitMqueue(env, exports);
 	agnocast::InitIntrospect(env, exports);
+	agnocast::InitPidfd(env, exports);
 	return exports;
 }
 

@@ -112,6 +112,7 @@ void InitTopics(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitMqueue(Napi::Env env, Napi::Object exports);
 void InitIntrospect(Napi::Env env, Napi::Object exports);
+void InitPidfd(Napi::Env env, Napi::Object exports);
 
 /* Topic name into the fixed-size uapi field (EINVAL on an embedded NUL). */
 void SetTopic(Napi::Env env, char (&field)[AGNOCAST_TOPIC_NAME_MAX],

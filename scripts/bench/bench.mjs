@@ -104,12 +104,11 @@ async function roleAgnSub() {
   const { join } = await import(path.join(ROOT, 'dist/index.js'));
   const node = join({ poolSize: '16M' });
   let ackPub;
+  // After END: ack it and stay, so the publisher reads that ack (leaving
+  // would withdraw it); the driver ends us once the publisher has exited.
+  process.once('SIGTERM', () => { node.close(); process.exit(0); });
   node.subscribe(TS_DATA, { depth: 64 }, (msg) => {
     const [seq, lat] = latencyOf(msg.data);
-    if (seq === END) {
-      setImmediate(() => { node.close(); process.exit(0); });
-      return;
-    }
     const loan = ackPub.loan(16);
     const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
     dv.setBigUint64(0, seq, true);
@@ -142,8 +141,8 @@ async function roleAgnPub(spec) {
   const end = pub.loan(16);
   stamp(end.bytes, END);
   end.publish();
+  await box.wait(END);	// leaving earlier would withdraw END unread
   process.stdout.write(JSON.stringify(results) + '\n');
-  await new Promise((r) => setTimeout(r, 200));
   node.close();
   process.exit(0);
 }
@@ -225,6 +224,7 @@ function runCollect(cmd, args) {
 async function benchTs(sizes, spec) {
   const sub = await startReady(process.execPath, [SELF, '--role', 'agn-sub']);
   const out = await runCollect(process.execPath, [SELF, '--role', 'agn-pub', spec]);
+  sub.child.kill('SIGTERM');
   await sub.exited;
   return JSON.parse(out.trim().split('\n').pop());
 }

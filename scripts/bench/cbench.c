@@ -83,13 +83,18 @@ static int run_sub(void)
 			uint64_t seq = h->seq, lat = now - h->t_pub_ns, addr;
 
 			agn_release(&a, sub, e[i].seq);
-			if (seq == UINT64_MAX) {
-				agn_leave(&a);
-				return 0;
-			}
 			addr = alloc(sizeof(struct ack));
 			*(struct ack *)agn_ptr(addr) = (struct ack){ seq, lat };
 			agn_publish(&a, pub, addr, sizeof(struct ack), &ring);
+			if (seq == UINT64_MAX) {
+				/* Stay until the publisher read that ack and left. */
+				int gone = agn_pidfd(e[i].pid);	/* -1: gone already */
+
+				if (gone >= 0)
+					wait_fd(gone);
+				agn_leave(&a);
+				return 0;
+			}
 		}
 	}
 }
@@ -162,7 +167,7 @@ static int run_pub(char *spec)
 		*(struct hdr *)agn_ptr(addr) = (struct hdr){ UINT64_MAX, agn_now_ns() };
 		agn_publish(&a, pub, addr, sizeof(struct hdr), &ring);
 	}
-	usleep(200000);	/* let the subscriber read it before our pool goes */
+	wait_ack(sub, fd, UINT64_MAX);	/* leaving earlier would withdraw it unread */
 	agn_leave(&a);
 	return 0;
 }

@@ -124,6 +124,9 @@ const commands = {
   },
   messages: ({ topic, count }) => until(topic, count),
   received: ({ topic }) => box(topic).messages,
+  /** The held messages' text, read again now. */
+  heldText: ({ topic }) => box(topic).held.map((m) => Buffer.from(m.data).toString()),
+  mappedPools: () => node.mappedPools(),
   releaseHeld: ({ topic }) => {
     for (const m of box(topic).held.splice(0)) m.release();
     return true;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kill -9 of a publisher mid-stream and of a subscriber holding messages;
 // a subscriber's write into a message kills only itself.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useActors, ZERO } from './actors.js';
 
@@ -23,6 +24,22 @@ describe('processes dying', () => {
     const got = await s.call<{ text: string; pid: number }[]>('messages', { topic: '/crash/pub', count: 2 });
     expect(got.map((m) => [m.text, m.pid])).toEqual([['before', p.pid], ['after', p2.pid]]);
     await s.call('releaseHeld', { topic: '/crash/pub' });
+  });
+
+  it('the pool of a publisher that exited stays mapped while its messages are held, then is unmapped', async () => {
+    const s = await actor();
+    await s.call('subscribe', { topic: '/crash/unmap', depth: 10, hold: true });
+    const p = await actor();
+    await p.call('publisher', { topic: '/crash/unmap' });
+    await p.call('publish', { topic: '/crash/unmap', text: 'kept' });
+    await s.call('messages', { topic: '/crash/unmap', count: 1 });
+    p.kill('SIGKILL');
+    await p.exited;
+    expect(await s.call('mappedPools')).toEqual([p.pid]);
+    expect(await s.call('heldText', { topic: '/crash/unmap' })).toEqual(['kept']);
+    await s.call('releaseHeld', { topic: '/crash/unmap' });
+    expect(await s.call('mappedPools')).toEqual([]);
+    expect(readFileSync(`/proc/${s.pid}/maps`, 'utf8')).not.toContain(`agnocast@${p.pid}`);
   });
 
   it('a subscriber killed while holding messages: the publisher gets its memory back', async () => {

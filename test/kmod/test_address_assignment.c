@@ -390,3 +390,36 @@ TEST(shm_name_unlinked_after_exit)
 	CHECK_STATUS_TOTALS(0, 0, 0, 0, 0, 0);
 	CHECK(!shm_exists(b.pid));
 }
+
+/*
+ * A runtime may hold address space up here (V8 reserves at random below
+ * 64 TiB): the range a process is given is clear of its own mappings.
+ */
+static void reserved_joiner(int sock, void *arg)
+{
+	uint64_t hole = 8ull << 20;
+	void *want = (void *)(uintptr_t)AGNOCAST_POOL_BASE;
+	void *p = mmap(want, hole, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+	struct ag_pool pool;
+	int dev = AG_OPEN();
+
+	(void)arg;
+	CHECK(p == want);
+	JOIN(dev, UNIT, 0, &pool);
+	SEND(sock, pool);
+	WAIT_FOR(sock, "exit");
+}
+
+TEST(range_clear_of_the_callers_mappings)
+{
+	struct child c = spawn(reserved_joiner, NULL);
+	struct ag_pool p;
+
+	RECV(c.sock, p);
+	check_range(&p);
+	/* First fit: the lowest aligned address past the reservation. */
+	CHECK_EQ(p.addr, AGNOCAST_POOL_BASE + (8ull << 20));
+	TELL(c.sock, "exit");
+	REAP_OK(c.pid);
+}
