@@ -10,7 +10,7 @@
  * the pool. Prints TAP-ish lines; exit status = number of failures.
  */
 import assert from 'node:assert/strict';
-import { fork, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -136,7 +136,7 @@ async function main() {
       'removeSubscriber', 'loan', 'free', 'publish', 'reclaim', 'receive', 'take', 'view',
       'release', 'mapPool', 'unmapPool', 'watch', 'unwatch', 'refWatch', 'mqCreate', 'mqSend',
       'mqReceiveAll', 'mqClose', 'mqUnlink', 'listTopics', 'topicInfo', 'listProcesses',
-      'addressOf'])
+      'addressOf', 'pidfdOpen', 'pidfdExited', 'pidfdClose'])
       assert.equal(typeof b[f], 'function', f);
   });
 
@@ -177,6 +177,23 @@ async function main() {
   });
 
   const q = `/agnocast-smoke@${process.pid}`;
+  await test('pidfd: open, not exited while alive, exited after exit, watch fires; gone pid: -1', async () => {
+    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    const reaped = new Promise((r) => child.once('exit', r));
+    const fd = b.pidfdOpen(child.pid);
+    assert.ok(fd >= 0);
+    assert.equal(b.pidfdExited(fd), false);
+    const fired = new Promise((r) => b.watch(fd, r, true));
+    child.kill('SIGKILL');
+    await fired;
+    assert.equal(b.pidfdExited(fd), true);
+    b.pidfdClose(fd);
+    await reaped;
+    assert.equal(b.pidfdOpen(child.pid), -1, 'reaped: ESRCH gives -1');
+    throwsErrno(() => b.pidfdExited(fd), 'EBADF', 'poll');
+  });
+
   await test('mq round trip: create, send, receiveAll, full, unlink', () => {
     const fd = b.mqCreate(q, 10, 64);
     assert.ok(fd >= 0);
