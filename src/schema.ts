@@ -88,6 +88,11 @@ export function schema<F extends Fields>(name: string, fields: F): Schema<F> {
   const entries = Object.entries(fields);
   entries.forEach(([field, spec], i) => {
     if (!IDENT.test(field)) throw new InvalidArgumentError(`field "${field}" is not a C identifier`);
+    // The generated header adds _padN members and <tail>_len: no field may take those names.
+    if (/^_pad\d+$/.test(field) || entries.some(([other, o]) => field === `${other}_len` &&
+        (o === 'string' || (typeof o === 'object' && !Array.isArray(o))))) {
+      throw new InvalidArgumentError(`${name}.${field}: the name is taken by a generated member: rename the field`);
+    }
     const variable = spec === 'string' || (typeof spec === 'object' && !Array.isArray(spec));
     if (variable && i !== entries.length - 1) {
       throw new InvalidArgumentError(`${name}.${field}: only the last field may be variable-length`);

@@ -51,6 +51,8 @@ describe('typed message layouts', () => {
   it('refuses what cannot be laid out or does not fit', () => {
     expect(() => schema('Bad', { tail: { array: 'u8' }, after: 'u8' })).toThrow(/only the last field/);
     expect(() => schema('bad name', { a: 'u8' })).toThrow(InvalidArgumentError);
+    expect(() => schema('Clash', { points_len: 'u16', points: { array: 'u8' } })).toThrow(/taken by a generated member/);
+    expect(() => schema('Pad', { _pad0: 'u8', x: 'u32' })).toThrow(/taken by a generated member/);
     expect(() => Cloud.view(new Uint8Array(8))).toThrow(/at least 40 bytes/);
     expect(() => Label.init(new Uint8Array(Label.byteLength(4))).text = 'too long for four').toThrow(/do not fit/);
   });
