@@ -11,7 +11,10 @@
 // the sender wrote into the message's first 16 bytes (seq, t) right before
 // sending (process.hrtime.bigint() is CLOCK_MONOTONIC, as is the C side's
 // clock_gettime). Rate = messages / elapsed time of the lock-step run
-// (round trips per second). One warm-up message per size is not counted.
+// (round trips per second). Every JavaScript transport first runs WARMUP
+// uncounted 64 B messages, so that its code is compiled by V8's optimizing
+// tiers (under QEMU's TCG fresh code is expensive until then), and one
+// uncounted message per size.
 //
 // agnocast senders write only the 16-byte header into the loan: the point of
 // zero copy is that the payload is written in place once, by its producer,
@@ -66,10 +69,14 @@ function fmtSize(n) {
   return `${n} B`;
 }
 
+const WARMUP = 1000;
+
 /** Generic lock-step driver: send(u8, seq) then await ack(seq) -> latency ns. */
 async function lockstep(sizes, alloc, sendAndWait) {
   const out = [];
   let seq = 0n;
+  const small = alloc(64);
+  for (let i = 0; i < WARMUP; i++) await sendAndWait(small, ++seq);
   for (const { size, count } of sizes) {
     const buf = alloc(size);
     await sendAndWait(buf, ++seq);	// warm-up
