@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -455,6 +456,29 @@ void agn_release(struct agn *a, uint32_t sub, uint64_t seq)
 	if (ioctl(a->dev, AGNOCAST_RELEASE_CMD, &ar))
 		agn_die("RELEASE(seq %llu): %s", (unsigned long long)seq,
 			strerror(errno));
+}
+
+void agn_subscribe_each(struct agn *a, const char *topic, unsigned int count,
+			void (*fn)(const struct agnocast_entry *e, void *ctx), void *ctx)
+{
+	struct agnocast_entry e[16];
+	struct pollfd p = { .events = POLLIN };
+	uint32_t sub = agn_add_subscriber(a, topic, 16, 0, &p.fd);
+	unsigned int got = 0, i, n;
+
+	printf("ready\n");
+	fflush(stdout);
+	while (got < count) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			agn_die("poll: %s", strerror(errno));
+		while (got < count && (n = agn_receive(a, sub, e, 16)) > 0) {
+			for (i = 0; i < n; i++, got++) {
+				fn(&e[i], ctx);
+				agn_release(a, sub, e[i].seq);
+			}
+			fflush(stdout);
+		}
+	}
 }
 
 int agn_pidfd(pid_t pid)

@@ -119,6 +119,13 @@ unsigned int agn_reclaim(struct agn *a, struct agn_ring *ring);
 unsigned int agn_receive(struct agn *a, uint32_t sub,
 			 struct agnocast_entry *e, unsigned int cap);
 void agn_release(struct agn *a, uint32_t sub, uint64_t seq);
+/*
+ * Subscribe to topic (depth 16), print "ready", then hand each of the next
+ * count entries to fn as they arrive (poll), releasing it after; stdout is
+ * flushed after every batch.
+ */
+void agn_subscribe_each(struct agn *a, const char *topic, unsigned int count,
+			void (*fn)(const struct agnocast_entry *e, void *ctx), void *ctx);
 
 /* A pidfd of process pid (readable once it exited), or -1 if it is gone. */
 int agn_pidfd(pid_t pid);

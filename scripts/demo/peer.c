@@ -41,28 +41,11 @@ static void publish(struct agn *a, const char *topic, unsigned int count, const 
 		;
 }
 
-static void subscribe(struct agn *a, const char *topic, unsigned int count)
+static void print_text(const struct agnocast_entry *e, void *ctx)
 {
-	struct agnocast_entry e[16];
-	struct pollfd p = { .events = POLLIN };
-	uint32_t sub = agn_add_subscriber(a, topic, 16, 0, &p.fd);
-	unsigned int got = 0, i, n;
-
-	printf("ready\n");
-	fflush(stdout);
-	while (got < count) {
-		if (poll(&p, 1, -1) < 0)
-			agn_die("poll: %m");
-		while (got < count && (n = agn_receive(a, sub, e, 16)) > 0) {
-			for (i = 0; i < n; i++, got++) {
-				printf("msg %llu 0x%llx %.*s\n", (unsigned long long)e[i].seq,
-				       (unsigned long long)e[i].addr, (int)e[i].len,
-				       (const char *)agn_ptr(e[i].addr));
-				agn_release(a, sub, e[i].seq);
-			}
-			fflush(stdout);
-		}
-	}
+	(void)ctx;
+	printf("msg %llu 0x%llx %.*s\n", (unsigned long long)e->seq,
+	       (unsigned long long)e->addr, (int)e->len, (const char *)agn_ptr(e->addr));
 }
 
 int main(int argc, char **argv)
@@ -78,7 +61,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "pub"))
 		publish(&a, argv[2], (unsigned int)atoi(argv[3]), argv[4]);
 	else
-		subscribe(&a, argv[2], (unsigned int)atoi(argv[3]));
+		agn_subscribe_each(&a, argv[2], (unsigned int)atoi(argv[3]), print_text, NULL);
 	agn_leave(&a);
 	return 0;
 }

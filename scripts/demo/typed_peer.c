@@ -194,35 +194,19 @@ static void publish(struct agn *a, const struct kind *k, const char *topic, unsi
 		;
 }
 
-static void subscribe(struct agn *a, const struct kind *k, const char *topic, unsigned int count)
+static void print_typed(const struct agnocast_entry *e, void *ctx)
 {
-	struct agnocast_entry e[16];
-	struct pollfd p = { .events = POLLIN };
-	uint32_t sub = agn_add_subscriber(a, topic, 16, 0, &p.fd);
-	unsigned int got = 0, i, n;
+	const struct kind *k = ctx;
+	const void *m = agn_ptr(e->addr);
 
-	printf("ready\n");
-	fflush(stdout);
-	while (got < count) {
-		if (poll(&p, 1, -1) < 0)
-			agn_die("poll: %m");
-		while (got < count && (n = agn_receive(a, sub, e, 16)) > 0) {
-			for (i = 0; i < n; i++, got++) {
-				const void *m = agn_ptr(e[i].addr);
-
-				/* Read the count only once the fixed part is known to be there. */
-				if (e[i].len < k->len(0) || e[i].len < k->len(k->tail(m)))
-					agn_die("typed_peer: %s %" PRIu64 " is %" PRIu64 " bytes, too short",
-						k->name, (uint64_t)e[i].seq, (uint64_t)e[i].len);
-				printf("%s %" PRIu64 " 0x%" PRIx64 " %" PRIu64, k->name,
-				       (uint64_t)e[i].seq, (uint64_t)e[i].addr, (uint64_t)e[i].len);
-				k->print(m);
-				printf("\n");
-				agn_release(a, sub, e[i].seq);
-			}
-			fflush(stdout);
-		}
-	}
+	/* Read the count only once the fixed part is known to be there. */
+	if (e->len < k->len(0) || e->len < k->len(k->tail(m)))
+		agn_die("typed_peer: %s %" PRIu64 " is %" PRIu64 " bytes, too short",
+			k->name, (uint64_t)e->seq, (uint64_t)e->len);
+	printf("%s %" PRIu64 " 0x%" PRIx64 " %" PRIu64, k->name,
+	       (uint64_t)e->seq, (uint64_t)e->addr, (uint64_t)e->len);
+	k->print(m);
+	printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -242,7 +226,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "pub"))
 		publish(&a, k, argv[3], (unsigned int)atoi(argv[4]));
 	else
-		subscribe(&a, k, argv[3], (unsigned int)atoi(argv[4]));
+		agn_subscribe_each(&a, argv[3], (unsigned int)atoi(argv[4]), print_typed,
+				   (void *)k);
 	agn_leave(&a);
 	return 0;
 }
