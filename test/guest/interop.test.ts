@@ -1,27 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // A C program and the TypeScript library on one topic, both ways.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useActors, ZERO } from './actors.js';
+import { usePrograms } from './programs.js';
 
 const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
 const peer = new URL('../../build/demo/peer', import.meta.url).pathname;
 
+const run = usePrograms(afterEach);
+
 /** Runs `peer`, resolving its protocol lines (ready, published, msg) in order. */
-function runPeer(args: string[]) {
-  const child = spawn(peer, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const next = async (): Promise<string> => {
-    for (;;) {
-      const line = (await lines.next()).value as string | undefined;
-      if (line === undefined || /^(ready|published|msg) ?/.test(line)) return line ?? '';
-    }
-  };
-  return { child, next, exited };
-}
+const runPeer = (args: string[]) => run(peer, args, ['ready', 'published', 'msg']);
 
 describe('C and TypeScript on one topic', () => {
   it('C publishes, TypeScript reads at the same addresses', async () => {
@@ -32,7 +22,7 @@ describe('C and TypeScript on one topic', () => {
     const got = await ts.call<{ text: string; address: string; seq: string }[]>('messages', { topic: '/interop/c2ts', count: 3 });
     expect(got.map((m) => m.text)).toEqual(['from-c 1', 'from-c 2', 'from-c 3']);
     expect(got.map((m) => [m.seq, m.address])).toEqual(published.map((w) => [w[1], w[2]]));
-    c.child.stdin.end();
+    c.child.stdin?.end();
     expect(await c.exited).toBe(0);
   });
 

@@ -3,10 +3,9 @@
 // schemas are scripts/demo/typed.mjs's: TypeScript reads and writes them
 // through schema() accessors (in actor.mjs), C (build/demo/typed_peer)
 // through the header the Makefile generated from them.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useActors, ZERO } from './actors.js';
+import { usePrograms } from './programs.js';
 
 const actor = useActors(afterEach, (t) => expect(t).toEqual(ZERO));
 
@@ -31,33 +30,12 @@ interface Line {
   fields: Record<string, string>;
 }
 
-/** typed_peer processes still running; a failed test leaves them to the hook below. */
-const running = new Set<{ child: ChildProcess; exited: Promise<number | null> }>();
-// After hooks run last-registered first (vitest's default sequence.hooks,
-// 'stack'): this one ends them before useActors' hook checks the totals.
-afterEach(async () => {
-  for (const c of running) {
-    c.child.kill('SIGKILL');
-    await c.exited;
-  }
-});
+const run = usePrograms(afterEach);
 
 /** Runs typed_peer, resolving its protocol lines (ready, published, sample, note) in order. */
 function runTypedPeer(args: string[]) {
-  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const run = { child, exited };
-  running.add(run);
-  void exited.then(() => running.delete(run));
-  const next = async (): Promise<string> => {
-    for (;;) {
-      const line = (await lines.next()).value as string | undefined;
-      if (line === undefined || /^(ready|published|sample|note)( |$)/.test(line)) return line ?? '';
-    }
-  };
-  const nextParsed = async (): Promise<Line> => parse(await next());
-  return { child, next, nextParsed, exited };
+  const p = run(program, args, ['ready', 'published', 'sample', 'note']);
+  return { ...p, nextParsed: async (): Promise<Line> => parse(await p.next()) };
 }
 
 /** Splits a line; a word without "=" continues the previous value (a string's spaces). */
@@ -104,7 +82,7 @@ describe.each(['sample', 'note'] as const)('%s messages (schema) between C and T
       fields: typed.expected(kind, i),
       arrays: Object.fromEntries(Object.entries(p.fields).map(([name, at]) => [name, { address: at, inPlace: true }])),
     })));
-    c.child.stdin.end();
+    c.child.stdin?.end();
     expect(await c.exited).toBe(0);
   });
 
