@@ -135,8 +135,8 @@ async function main() {
     for (const f of ['version', 'join', 'addPublisher', 'addSubscriber', 'removePublisher',
       'removeSubscriber', 'loan', 'free', 'publish', 'reclaim', 'receive', 'take', 'view',
       'release', 'mapPool', 'unmapPool', 'watch', 'unwatch', 'refWatch', 'mqCreate', 'mqSend',
-      'mqReceiveAll', 'mqClose', 'mqUnlink', 'listTopics', 'topicInfo', 'listProcesses',
-      'addressOf', 'pidfdOpen', 'pidfdExited', 'pidfdClose'])
+      'mqReceiveAll', 'closeFd', 'mqUnlink', 'listTopics', 'topicInfo', 'listProcesses',
+      'addressOf', 'pidfdOpen', 'pidfdExited'])
       assert.equal(typeof b[f], 'function', f);
   });
 
@@ -188,7 +188,7 @@ async function main() {
     child.kill('SIGKILL');
     await fired;
     assert.equal(b.pidfdExited(fd), true);
-    b.pidfdClose(fd);
+    b.closeFd(fd);
     await reaped;
     assert.equal(b.pidfdOpen(child.pid), -1, 'reaped: ESRCH gives -1');
     throwsErrno(() => b.pidfdExited(fd), 'EBADF', 'poll');
@@ -211,7 +211,7 @@ async function main() {
     assert.equal(b.mqSend(q, new Uint8Array([99])), false, 'full queue: false');
     assert.equal(b.mqReceiveAll(fd).length, 10);
     throwsErrno(() => b.mqSend(q, new Uint8Array(65)), 'EMSGSIZE', 'mq_send');
-    b.mqClose(fd);
+    b.closeFd(fd);
     b.mqUnlink(q);
     assert.equal(b.mqSend(q, new Uint8Array([1])), false, 'gone queue: false');
     throwsErrno(() => b.mqUnlink(q), 'ENOENT', 'mq_unlink');
@@ -224,7 +224,7 @@ async function main() {
     try {
       assert.equal(statSync(`/proc/self/fd/${fd}`).mode & 0o777, 0o622);
     } finally {
-      b.mqClose(fd);
+      b.closeFd(fd);
       b.mqUnlink(q);
     }
   });
@@ -249,7 +249,7 @@ async function main() {
       throwsErrno(() => b.watch(fd, () => {}, false), 'EEXIST', 'uv_poll_init');
       b.unwatch(h);
     } finally {
-      b.mqClose(fd);
+      b.closeFd(fd);
       b.mqUnlink(q);
     }
   });
@@ -264,7 +264,7 @@ async function main() {
       const e = await caught;
       assert.equal(e.message, 'from the callback');
     } finally {
-      b.mqClose(fd);
+      b.closeFd(fd);
       b.mqUnlink(q);
     }
   });
@@ -562,7 +562,7 @@ async function guest(b) {
       child.send({ op: 'exit' });
       await new Promise((r) => child.once('exit', r));
       b.removeSubscriber(sub2.id);
-      b.mqClose(mq);
+      b.closeFd(mq);
       b.mqUnlink(mqName);
     }
   });

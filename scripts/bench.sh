@@ -33,12 +33,7 @@ if [ "$in_guest" = 1 ]; then
 	exit
 fi
 
-resolve_mode
-[ "$mode" = host ] || build_guest_module "$flavor"
-if [ ! -f dist/index.js ] || [ ! -f native/build/Release/agnocast.node ]; then
-	step "build: the addon and the TypeScript library"
-	npm run -s build
-fi
+prepare_run "$flavor"
 step "build: the C bench (build/bench/cbench)"
 mkdir -p "$BUILD/bench"
 ${CC:-cc} -O2 -Wall -Wextra -Werror -I kmod/uapi -I scripts/demo -o "$BUILD/bench/cbench" \

@@ -141,12 +141,7 @@ if [ "$in_guest" = 1 ]; then
 	exit
 fi
 
-resolve_mode
-[ "$mode" = host ] || build_guest_module "$flavor"
-if [ ! -f dist/index.js ] || [ ! -f native/build/Release/agnocast.node ]; then
-	step "build: the addon and the TypeScript library (the TypeScript demo programs use them)"
-	npm run -s build
-fi
+prepare_run "$flavor"
 step "build: the C demo programs (build/demo)"
 make -s -C scripts/demo
 if [ "$mode" = guest ]; then

@@ -30,6 +30,18 @@ resolve_mode() {
 		die "/dev/agnocast does not exist: load agnocast.ko (see README) or use --guest"
 }
 
+# For the demo and the benchmark, outside the guest: the mode, agnocast.ko
+# for the guest kernel $1 when it runs there, and the addon and library the
+# TypeScript programs load (built if missing).
+prepare_run() {
+	resolve_mode
+	[ "$mode" = host ] || build_guest_module "$1"
+	if [ ! -f "$ROOT/dist/index.js" ] || [ ! -f "$ROOT/native/build/Release/agnocast.node" ]; then
+		step "build: the addon and the TypeScript library"
+		(cd "$ROOT" && npm run -s build)
+	fi
+}
+
 # Set-up and agnocast.ko for the guest kernel $1 (6.1, 6.12 or debug).
 build_guest_module() {
 	step "set-up: Debian packages"

@@ -136,6 +136,8 @@ export interface NativeBinding {
   unwatch(handle: number): void;
   /** Whether the watch keeps the event loop alive. */
   refWatch(handle: number, ref: boolean): void;
+  /** Stops the watches on a descriptor (queue, pidfd) and closes it. */
+  closeFd(fd: number): void;
 
   /** POSIX message queues: create ours for reading (O_NONBLOCK), returns its fd. */
   mqCreate(name: string, maxMessages: number, messageSize: number): number;
@@ -143,15 +145,12 @@ export interface NativeBinding {
   mqSend(name: string, message: Uint8Array): boolean;
   /** Drains every message waiting on our queue. */
   mqReceiveAll(fd: number): Uint8Array[];
-  mqClose(fd: number): void;
   mqUnlink(name: string): void;
 
   /** A pidfd for `pid` (readable once it exited; watch() it), or -1 if it is gone. */
   pidfdOpen(pid: number): number;
   /** Whether the process of a pidfd has exited (it is readable now). */
   pidfdExited(fd: number): boolean;
-  /** Stops the watches on a pidfd and closes it. */
-  pidfdClose(fd: number): void;
 
   listTopics(): string[];
   topicInfo(topic: string): NativeTopicInfo | null;

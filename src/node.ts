@@ -68,8 +68,8 @@ export class AgnocastNode implements Disposable {
   /** @internal Use join(). */
   constructor(binding: NativeBinding, options: JoinOptions) {
     this.native = binding;
-    const size = parseSize(options.poolSize ?? (process.env.AGNOCAST_MEMPOOL_SIZE || '64M'),
-      options.poolSize === undefined && process.env.AGNOCAST_MEMPOOL_SIZE ? 'AGNOCAST_MEMPOOL_SIZE' : 'poolSize');
+    const fromEnv = options.poolSize === undefined && process.env.AGNOCAST_MEMPOOL_SIZE;
+    const size = fromEnv ? parseSize(fromEnv, 'AGNOCAST_MEMPOOL_SIZE') : parseSize(options.poolSize ?? '64M', 'poolSize');
     const max = parseSize(options.poolMax ?? Math.max(size * 16, 2 ** 30), 'poolMax');
     try {
       const info = binding.join(size, Math.max(max, size));
@@ -164,7 +164,7 @@ export class AgnocastNode implements Disposable {
     this.#closed = true;
     if (this.#queueFd >= 0) {
       this.native.unwatch(this.#queueWatch);
-      this.native.mqClose(this.#queueFd);
+      this.native.closeFd(this.#queueFd);
       this.native.mqUnlink(this.#queueName);
       this.#queueFd = -1;
       process.off('exit', this.#unlinkQueue);
@@ -205,9 +205,29 @@ export class AgnocastNode implements Disposable {
     return [...this.#mapped.keys()];
   }
 
-  /** @internal */
+  /** @internal Map the pool of `pid` (listed or announced) unless it is gone. */
   mapPool(pid: number, known?: NativePoolInfo): void {
-    if (pid === this.pid || this.#mapped.has(pid)) return;
+    const pool = this.#mapped.get(pid) ?? this.#map(pid, known);
+    if (pool) this.#settle(pid, pool);
+  }
+
+  /** @internal A message over the pool of `pid` is handed out: map it, keep it. */
+  hold(pid: number): void {
+    const pool = this.#mapped.get(pid) ?? this.#map(pid);
+    if (pool) pool.holds++;
+  }
+
+  /** @internal That message was released. */
+  unhold(pid: number): void {
+    const pool = this.#mapped.get(pid);
+    if (!pool) return;
+    pool.holds--;
+    this.#settle(pid, pool);
+  }
+
+  /** Maps the pool (never our own) and watches its process; undefined for ours. */
+  #map(pid: number, known?: NativePoolInfo): MappedPool | undefined {
+    if (pid === this.pid) return undefined;
     let info: NativePoolInfo;
     try {
       info = this.native.mapPool(pid);
@@ -219,29 +239,11 @@ export class AgnocastNode implements Disposable {
     try {
       pool.pidfd = this.native.pidfdOpen(pid);
     } catch {
-      // No pidfd (EMFILE, ...): the pool stays mapped until close().
-      return;
+      return pool;	// no pidfd (EMFILE, ...): mapped until close()
     }
-    if (pool.pidfd < 0) {
-      // Gone already: unmap after the caller has taken its message, if any.
-      queueMicrotask(() => this.#exited(pid));
-      return;
-    }
-    this.native.watch(pool.pidfd, () => this.#exited(pid), false);
-  }
-
-  /** @internal */
-  hold(pid: number): void {
-    const pool = this.#mapped.get(pid);
-    if (pool) pool.holds++;
-  }
-
-  /** @internal */
-  unhold(pid: number): void {
-    const pool = this.#mapped.get(pid);
-    if (!pool) return;
-    pool.holds--;
-    if (pool.exited && pool.holds === 0) this.#unmap(pid);
+    if (pool.pidfd < 0) pool.exited = true;	// gone already
+    else this.native.watch(pool.pidfd, () => this.#exited(pid), false);
+    return pool;
   }
 
   /** The process behind a mapped pool has exited. */
@@ -249,16 +251,21 @@ export class AgnocastNode implements Disposable {
     const pool = this.#mapped.get(pid);
     if (!pool || pool.exited) return;
     pool.exited = true;
-    if (pool.pidfd >= 0) this.native.pidfdClose(pool.pidfd);	// readable for ever now
+    this.native.closeFd(pool.pidfd);	// readable for ever now
     pool.pidfd = -1;
-    if (pool.holds === 0) this.#unmap(pid);
+    this.#settle(pid, pool);
+  }
+
+  /** Unmaps once the process has exited and nothing over its pool is held. */
+  #settle(pid: number, pool: MappedPool): void {
+    if (pool.exited && pool.holds === 0) this.#unmap(pid);
   }
 
   #unmap(pid: number): void {
     const pool = this.#mapped.get(pid);
     if (!pool) return;
     this.#mapped.delete(pid);
-    if (pool.pidfd >= 0) this.native.pidfdClose(pool.pidfd);
+    if (pool.pidfd >= 0) this.native.closeFd(pool.pidfd);
     this.native.unmapPool(pid, pool.info.addr, pool.info.max);
   }
 

@@ -16,7 +16,7 @@ export interface SubscriptionHost {
   readonly native: NativeBinding;
   /** Make sure the pool of `pid` is mapped here (idempotent). */
   mapPool(pid: number, known?: NativePoolInfo): void;
-  /** A message over the pool of `pid` was handed out / released. */
+  /** A message over the pool of `pid` is handed out (the pool is mapped) / released. */
   hold(pid: number): void;
   unhold(pid: number): void;
   forget(subscription: Subscription): void;
@@ -185,10 +185,16 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   }
 
   #wrap(entry: NativeEntry): Message {
-    this.#host.mapPool(entry.pid);
-    const message = new Message(this.#owner, entry, this.#host.native.view(entry.addr, entry.len));
-    this.#live.add(message);
     this.#host.hold(entry.pid);
+    let view: ArrayBuffer;
+    try {
+      view = this.#host.native.view(entry.addr, entry.len);
+    } catch (e) {
+      this.#host.unhold(entry.pid);
+      throw e;
+    }
+    const message = new Message(this.#owner, entry, view);
+    this.#live.add(message);
     return message;
   }
 

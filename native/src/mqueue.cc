@@ -112,18 +112,6 @@ Napi::Value MqReceiveAll(const Napi::CallbackInfo &info)
 	return out;
 }
 
-Napi::Value MqClose(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	mqd_t q = ArgI32(info, 0, "fd");
-
-	/* Never close a descriptor libuv still polls. */
-	StopWatchesOnFd(env, q);
-	if (mq_close(q) < 0)
-		ThrowErrno(env, errno, "mq_close");
-	return env.Undefined();
-}
-
 Napi::Value MqUnlink(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -141,7 +129,6 @@ void InitMqueue(Napi::Env env, Napi::Object exports)
 	exports.Set("mqCreate", Napi::Function::New(env, MqCreate, "mqCreate"));
 	exports.Set("mqSend", Napi::Function::New(env, MqSend, "mqSend"));
 	exports.Set("mqReceiveAll", Napi::Function::New(env, MqReceiveAll, "mqReceiveAll"));
-	exports.Set("mqClose", Napi::Function::New(env, MqClose, "mqClose"));
 	exports.Set("mqUnlink", Napi::Function::New(env, MqUnlink, "mqUnlink"));
 }
 

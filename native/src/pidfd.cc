@@ -47,25 +47,12 @@ Napi::Value PidfdExited(const Napi::CallbackInfo &info)
 	return Napi::Boolean::New(env, (p.revents & POLLIN) != 0);
 }
 
-/* Stops the watches on fd, then closes it. */
-Napi::Value PidfdClose(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	int32_t fd = ArgI32(info, 0, "fd");
-
-	StopWatchesOnFd(env, fd);
-	if (close(fd) < 0)
-		ThrowErrno(env, errno, "close");
-	return env.Undefined();
-}
-
 }  // namespace
 
 void InitPidfd(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
 	exports.Set("pidfdExited", Napi::Function::New(env, PidfdExited, "pidfdExited"));
-	exports.Set("pidfdClose", Napi::Function::New(env, PidfdClose, "pidfdClose"));
 }
 
 }  // namespace agnocast
