@@ -2,50 +2,118 @@
 /*
  * agnocast: zero-copy publish/subscribe between processes on one host.
  *
- * This header is the only contract between the kernel module, the C
- * libraries and the Node addon. Every struct has a fixed layout (explicit
- * padding, 64-bit user pointers as __u64); every reserved field and every
- * unknown flag bit must be zero, or the ioctl fails with EINVAL. Fields
- * marked "out" are ignored on input, so an argument struct can be reused.
+ * This header is the only contract between the kernel module, the C client
+ * library (libagnocast) and the Node addon. Every struct has a fixed layout
+ * (explicit padding, 64-bit user pointers as __u64), identical for 32- and
+ * 64-bit callers; every reserved field and every unknown flag bit must be
+ * zero, or the ioctl fails with EINVAL. Fields marked "out" are ignored on
+ * input, so an argument struct can be reused.
  *
  * Life of a message
  *   1. ADD_PROCESS: the module assigns the caller a unique address range
  *      (its pool) above AGNOCAST_POOL_BASE, clear of the caller's own
- *      mappings at that moment. The process creates the POSIX
- *      shared memory "/agnocast@<pid>" (mode 0444), sizes it, maps it
- *      MAP_SHARED at exactly that address for the full reserved length
- *      (pool_max) and hands it over with ATTACH_POOL. Growth is ftruncate:
- *      pages past the old end of the file become valid in every existing
- *      mapping of it, the subscribers' included, with no remapping.
+ *      mappings at that moment. The process creates the POSIX shared memory
+ *      "/agnocast@<pid>" (mode 0444), sizes it, maps it MAP_SHARED at
+ *      exactly that address for the full reserved length (pool_max) and
+ *      hands it over with ATTACH_POOL. Growth is ftruncate: pages past the
+ *      old end of the file become valid in every existing mapping of it,
+ *      the subscribers' included, with no remapping.
  *   2. ADD_PUBLISHER / ADD_SUBSCRIBER on a topic name (per IPC namespace).
- *   3. PUBLISH an address inside the caller's own pool; subscribers are
+ *   3. MAP_POOL gives a subscriber a read-only descriptor of the very file a
+ *      publisher attached (never looked up by name), to map PROT_READ,
+ *      MAP_SHARED at the pool's address for its reserved length.
+ *   4. PUBLISH an address inside the caller's own pool; subscribers are
  *      woken through the pollable fd ADD_SUBSCRIBER returned.
- *   4. RECEIVE / TAKE give entries (address, length, publisher) and a
+ *   5. RECEIVE / TAKE give entries (address, length, publisher) and a
  *      reference each; RELEASE drops it. An entry is reclaimable once no
  *      subscriber holds it and it fell out of its publisher's history depth;
  *      the owner learns the address through PUBLISH or RECLAIM and may then
  *      reuse the memory.
- *   5. When a process dies (its mm goes away, by any means), everything it
- *      owned or held is dropped. Its address range is handed out again only
- *      when no entry of its pool is alive and no process declared (MAP_POOL)
- *      that it maps the pool; at that point the module also unlinks
- *      "/agnocast@<pid>", so no shared memory outlives its use.
+ *   6. When a process dies (its mm goes away, by any means), everything it
+ *      owned or held is dropped and the module unlinks "/agnocast@<pid>"
+ *      (with the credentials of the process that attached it), so no name
+ *      outlives its owner. Entries of its pool that subscribers still hold
+ *      stay readable (their mappings keep the memory). Its address range is
+ *      handed out again once no process of the owner's user declares
+ *      (MAP_POOL) that it maps the pool.
+ *
+ * What a process is
+ *   A joined process is one thread group together with its mm. Threads of
+ *   it share its registration; fork and exec give a new, unjoined process
+ *   (a forked child inherits descriptors, not ids). A task that shares the
+ *   mm of a joined process but is another thread group (clone(CLONE_VM)
+ *   without CLONE_THREAD, a vfork child before exec) gets EPERM from every
+ *   ioctl that acts for a process. Cleanup runs when the mm goes away,
+ *   which is at the exit of its last task, or later if another process
+ *   holds a reference on that mm at the time (e.g. reading its
+ *   /proc/<pid>/mem).
+ *
+ * Access model
+ *   The device is created root-only (mode 0660, group root) unless the
+ *   module is loaded with device_mode=0666. Give it to a group with the
+ *   udev rule kmod/99-agnocast.rules (group "agnocast", mode 0660); users
+ *   of that group may then join. Any process that can open the device can
+ *   read the pool of every process that publishes on a topic it may
+ *   subscribe to (topics are per IPC namespace): a pool is mapped
+ *   read-only by every subscriber, so put in it only what the topic's
+ *   readers may see. No process can write into another's pool, publish an
+ *   address outside its own pool, or act on another process's ids (EPERM).
+ *
+ * Bounds (module parameters, /sys/module/agnocast/parameters/<name>,
+ * writable by root; a lower value applies to new requests only)
+ *   max_procs_per_user      1024     joined processes of one user, counting
+ *                                    exited ones whose range is still
+ *                                    reserved (ADD_PROCESS: EDQUOT)
+ *   max_window_per_user     16 TiB   address window reserved by one user's
+ *                                    pools, live or exited but still
+ *                                    reserved (ADD_PROCESS: EDQUOT)
+ *   max_endpoints_per_process 1024   publishers plus subscribers of one
+ *                                    process (ADD_PUBLISHER,
+ *                                    ADD_SUBSCRIBER: EDQUOT)
+ *   max_entries_per_process 65536    entries of one process's pool that the
+ *                                    module tracks: alive on topics, or
+ *                                    reclaimable and not yet handed back
+ *                                    (PUBLISH: EDQUOT)
+ *   max_mappings_per_process 4096    pools one process declares it maps
+ *                                    (MAP_POOL: EDQUOT)
+ *   status_entries_max      64       entry lines the status file prints per
+ *                                    topic
+ *   device_mode             0660     mode of /dev/agnocast at load time
+ *   Fixed limits: AGNOCAST_TOPIC_SUBS_MAX / _PUBS_MAX per topic (ENOSPC),
+ *   AGNOCAST_HOLD_MAX references per subscriber (ENOBUFS),
+ *   AGNOCAST_MAP_COUNT_MAX MAP_POOLs of one pool without UNMAP_POOL
+ *   (EDQUOT). "User" is the real uid of the caller at ADD_PROCESS. Every
+ *   object the module allocates for a caller is charged to the caller's
+ *   memory cgroup.
+ *   A well-behaved client that meets EDQUOT gives something back before
+ *   retrying: PUBLISH -> hand back reclaimed addresses (reclaimed_cap > 0
+ *   on every PUBLISH, or RECLAIM) and release what its subscribers hold;
+ *   ADD_PUBLISHER / ADD_SUBSCRIBER -> remove endpoints it no longer uses;
+ *   MAP_POOL -> UNMAP_POOL pools whose owners are gone; ADD_PROCESS ->
+ *   ask for a smaller pool_max, or end processes of the same user.
  *
  * Status file AGNOCAST_STATUS_PATH (read-only, world-readable), one record a
- * line, "key value" pairs after the first word. Reading it first waits for
- * pending cleanup, so it never shows a half-finished exit. Topics are those
- * of the reader's IPC namespace, processes those visible in its pid
- * namespace; the totals line counts everything in the module.
+ * line, "key value" pairs after the first word. Topics are those of the
+ * reader's IPC namespace, processes those visible in its pid namespace; the
+ * totals line counts everything in the module. Cleanup is synchronous with
+ * a process's end (see "What a process is"), so once a process has been
+ * reaped its records are gone. A read returns consistent records; records
+ * of one file read through several read() calls may come from different
+ * moments. At most status_entries_max entry lines are printed per topic
+ * (the oldest first); a "more-entries" line counts the rest.
  *   agnocast <major>.<minor>.<patch> abi <n>
  *   totals processes <n> topics <n> publishers <n> subscribers <n> entries <n> mappings <n>
- *   process pid <pid> addr 0x<hex> size <n> max <n> state <live|exited> attached <0|1> publishers <n> subscribers <n> mappers <n> reclaimable <n>
+ *   process pid <pid> uid <uid> addr 0x<hex> size <n> max <n> state <live|exited> attached <0|1> publishers <n> subscribers <n> mappers <n> reclaimable <n>
  *   topic <name> publishers <n> subscribers <n> entries <n> last-seq <n>
  *     publisher id <n> pid <pid> depth <n> transient-local <0|1> retained <n>
  *     subscriber id <n> pid <pid> depth <n> transient-local <0|1> held <n> pending <0|1>
  *     entry seq <n> publisher <id> pid <pid> addr 0x<hex> len <n> refs <n> retained <0|1>
- * "processes" counts joined processes plus exited ones whose pool is still
- * needed; "entries" counts entries alive on topics plus reclaimable ones not
- * yet handed back; "mappings" counts MAP_POOL declarations.
+ *     more-entries <n>
+ * "processes" counts joined processes plus exited ones whose range is
+ * still reserved; "entries" counts entries alive on topics plus reclaimable
+ * ones not yet handed back; "mappings" counts MAP_POOL declarations (one
+ * per mapper and pool). A pid not visible in the reader's pid namespace is
+ * printed as 0 (process records of such pools are left out).
  *
  * Errors common to every ioctl
  *   EFAULT   an argument or a user pointer inside it is not accessible
@@ -55,13 +123,24 @@
  *   ESRCH    the caller has not joined (ADD_PROCESS) (all but VERSION,
  *            ADD_PROCESS and the introspection ioctls LIST_TOPICS,
  *            TOPIC_INFO and LIST_PROCESSES, which need no joining)
+ *   EPERM    the caller shares a joined process's mm but is another thread
+ *            group (see "What a process is"), or an id belongs to another
+ *            process
  *   ENOENT   unknown publisher / subscriber id, pid, or entry
- *   EPERM    the id belongs to another process (another thread group)
- *   ENOMEM   the kernel is out of memory
- * Output arrays are given as (pointer, capacity); the module fills at most
- * capacity items and always reports the total count, so a caller can retry
- * with a larger buffer. A failed copy-out undoes the operation (nothing is
- * registered or consumed) where the ioctl says so.
+ *   ENOMEM   the kernel is out of memory (or the caller's memory cgroup is
+ *            at its limit)
+ *   EINTR    a fatal signal arrived during a call that may take long
+ *            (ADD_PROCESS)
+ * Each ioctl below lists the errors it adds. Output arrays are given as
+ * (pointer, capacity); the module fills at most capacity items and always
+ * reports the total count, so a caller can retry with a larger buffer.
+ * Nothing a call creates is visible to any other thread before the call can
+ * no longer fail: a call that fails, EFAULT on copy-out included, leaves
+ * nothing registered and nothing consumed, except where it says otherwise.
+ *
+ * 32-bit callers: compat_ioctl passes every ioctl through unchanged (the
+ * layouts are the same); ADD_PROCESS fails with EOPNOTSUPP for them since
+ * pools live above 4 GiB, so they can use VERSION and introspection only.
  */
 #ifndef _UAPI_AGNOCAST_H
 #define _UAPI_AGNOCAST_H
@@ -74,7 +153,7 @@
 #define AGNOCAST_STATUS_PATH		"/proc/driver/agnocast"
 
 /* Bumped on any incompatible change of this header. */
-#define AGNOCAST_ABI_VERSION		1
+#define AGNOCAST_ABI_VERSION		2
 
 /* Pool geometry. */
 #define AGNOCAST_POOL_BASE		0x40000000000ULL	/* 4 TiB */
@@ -90,6 +169,7 @@
 #define AGNOCAST_ARRAY_MAX		65536	/* capacity of any output array */
 #define AGNOCAST_TOPIC_SUBS_MAX		64	/* subscribers on one topic */
 #define AGNOCAST_TOPIC_PUBS_MAX		256	/* publishers on one topic */
+#define AGNOCAST_MAP_COUNT_MAX		65535	/* MAP_POOLs of one pool, unmatched */
 
 #define AGNOCAST_QOS_TRANSIENT_LOCAL	(1U << 0)
 #define AGNOCAST_QOS_FLAGS		AGNOCAST_QOS_TRANSIENT_LOCAL
@@ -105,12 +185,17 @@ struct agnocast_version_args {
  * Join. pool_size is rounded up to a multiple of AGNOCAST_POOL_UNIT;
  * pool_max (0: same as pool_size) bounds later growth and is rounded the
  * same way. The reserved range [pool_addr, pool_addr + pool_max) is aligned
- * to AGNOCAST_POOL_ALIGN, lies in [AGNOCAST_POOL_BASE, AGNOCAST_POOL_LIMIT)
- * and overlaps no range that any live process owns or maps.
+ * to AGNOCAST_POOL_ALIGN, lies in [AGNOCAST_POOL_BASE, AGNOCAST_POOL_LIMIT),
+ * overlaps no range that is reserved for another pool and no mapping the
+ * caller has when it asks.
  * Joining twice from one process is not an error: the second call returns
  * the same pool with AGNOCAST_JOIN_EXISTING set and ignores the sizes.
+ * A caller that cannot read the answer (EFAULT) stays joined; joining again
+ * returns the pool.
  * Errors: EINVAL (pool_size 0, pool_max < pool_size), E2BIG (a size above
- * AGNOCAST_POOL_SIZE_MAX), ENOSPC (no free address range).
+ * AGNOCAST_POOL_SIZE_MAX), ENOSPC (no free address range that large),
+ * EDQUOT (max_procs_per_user or max_window_per_user reached), EPERM,
+ * EOPNOTSUPP (a 32-bit caller), EINTR.
  */
 #define AGNOCAST_JOIN_EXISTING		(1U << 0)
 struct agnocast_add_process_args {
@@ -123,11 +208,13 @@ struct agnocast_add_process_args {
 
 /*
  * Hand the pool to the module. fd is the caller's read-write descriptor of
- * "/agnocast@<pid>" (a tmpfs file, <pid> the caller's pid), and the file must
- * be mapped MAP_SHARED at pool_addr from offset 0. The module keeps the file
- * for as long as the pool is needed and reads its current size (growth) from
- * it. Errors: EBADF (fd), EINVAL (not that file, not mapped there, not
- * writable), EBUSY (a pool is already attached).
+ * a tmpfs file named "agnocast@<pid>" (<pid> the caller's pid, as it sees
+ * it; "/agnocast@<pid>" in /dev/shm for shm_open), and the file must be
+ * mapped MAP_SHARED at pool_addr from offset 0. The module keeps the file
+ * for as long as the pool's range is reserved, reads its current size
+ * (growth) from it, hands it to mappers (MAP_POOL) and unlinks its name
+ * when the owner is gone. Errors: EBADF (fd), EINVAL (not such a file, not
+ * mapped there, not writable), EBUSY (a pool is already attached).
  */
 struct agnocast_attach_pool_args {
 	__s32 fd;
@@ -147,9 +234,11 @@ struct agnocast_qos {
 /*
  * Become a publisher. Returns the publisher id and the pids of the processes
  * that have a subscriber on the topic (each once; the caller included if it
- * subscribes too). Needs an attached pool (else ENXIO). If copying the pids
- * out fails, the publisher is removed again (EFAULT, nothing registered).
- * ENOSPC: the topic has AGNOCAST_TOPIC_PUBS_MAX publishers already.
+ * subscribes too; 0 for a process not visible in the caller's pid
+ * namespace). The id is usable by no thread before the call succeeded.
+ * Errors: ENXIO (no pool attached yet), ENOSPC (the topic has
+ * AGNOCAST_TOPIC_PUBS_MAX publishers), EDQUOT (max_endpoints_per_process),
+ * ENAMETOOLONG / EINVAL (topic name), EFAULT (nothing registered).
  */
 struct agnocast_add_publisher_args {
 	char topic[AGNOCAST_TOPIC_NAME_MAX];
@@ -163,7 +252,7 @@ struct agnocast_add_publisher_args {
 
 /* A pool as seen by another process. */
 struct agnocast_pool_info {
-	__s32 pid;		/* owner, in the caller's pid namespace */
+	__s32 pid;		/* owner, in the caller's pid namespace, or 0 */
 	__u32 reserved;
 	__u64 addr;
 	__u64 size;		/* current size of the shared memory file */
@@ -172,13 +261,18 @@ struct agnocast_pool_info {
 
 /*
  * Become a subscriber. Returns the subscriber id, a new pollable file
- * descriptor (O_CLOEXEC; EPOLLIN while entries are waiting to be received,
- * EPOLLHUP once the subscriber is removed; close it when done) and the pools
- * of the processes that have a publisher on the topic (each once). If
- * copying out fails the subscriber is removed again (EFAULT).
- * ENOSPC: the topic has AGNOCAST_TOPIC_SUBS_MAX subscribers already.
+ * descriptor and the pools of the processes that have a publisher on the
+ * topic (each once). The descriptor (O_CLOEXEC) is the subscriber: poll
+ * gives EPOLLIN while entries are waiting to be received and EPOLLHUP once
+ * the subscriber is removed (REMOVE_SUBSCRIBER, or its process's end);
+ * closing its last copy removes the subscriber as REMOVE_SUBSCRIBER does.
+ * Neither the id nor the descriptor exists for any thread before the call
+ * succeeded.
  * A transient-local subscriber's first RECEIVE also returns the history that
  * transient-local publishers retained when it joined.
+ * Errors: ENOSPC (the topic has AGNOCAST_TOPIC_SUBS_MAX subscribers), EDQUOT
+ * (max_endpoints_per_process), EMFILE / ENFILE (no descriptor free),
+ * ENAMETOOLONG / EINVAL (topic name), EFAULT (nothing registered).
  */
 struct agnocast_add_subscriber_args {
 	char topic[AGNOCAST_TOPIC_NAME_MAX];
@@ -190,7 +284,11 @@ struct agnocast_add_subscriber_args {
 	__s32 fd;		/* out */
 };
 
-/* Remove a publisher or subscriber of the caller. */
+/*
+ * Remove a publisher or subscriber of the caller. A publisher's entries that
+ * subscribers hold stay readable until released; a subscriber's references
+ * are dropped and its descriptor reports EPOLLHUP. Errors: ENOENT, EPERM.
+ */
 struct agnocast_remove_args {
 	__u32 id;
 	__u32 reserved;
@@ -204,6 +302,9 @@ struct agnocast_remove_args {
  * this publish's own effect included. If writing those addresses out fails,
  * they stay queued for RECLAIM and the ioctl fails with EFAULT although the
  * entry was published (seq is written first).
+ * Errors: ERANGE (not inside the pool's current size), EDQUOT (the caller
+ * already owns max_entries_per_process entries: reclaim first), ENOENT /
+ * EPERM (publisher id).
  */
 struct agnocast_publish_args {
 	__u32 publisher_id;
@@ -232,7 +333,8 @@ struct agnocast_entry {
  * (the rest stay pending). The subscriber holds a reference on each entry
  * returned until RELEASE. EAGAIN: nothing new. ENOBUFS: the subscriber
  * already holds AGNOCAST_HOLD_MAX references. EFAULT on copy-out gives the
- * references back and leaves the entries pending.
+ * references back and leaves the entries pending (those still there: an
+ * entry released or dropped meanwhile is not brought back).
  */
 struct agnocast_receive_args {
 	__u32 subscriber_id;
@@ -245,7 +347,7 @@ struct agnocast_receive_args {
 /*
  * Take the newest entry published since the previous RECEIVE or TAKE and
  * skip the older ones (polling style), holding a reference on it.
- * EAGAIN: nothing new. ENOBUFS as for RECEIVE.
+ * EAGAIN: nothing new. ENOBUFS and EFAULT as for RECEIVE.
  */
 struct agnocast_take_args {
 	__u32 subscriber_id;
@@ -253,7 +355,10 @@ struct agnocast_take_args {
 	struct agnocast_entry entry;	/* out */
 };
 
-/* Drop one reference the subscriber holds on entry seq (else ENOENT). */
+/*
+ * Drop one reference the subscriber holds on entry seq. Errors: ENOENT (no
+ * such subscriber, or it holds no entry seq).
+ */
 struct agnocast_release_args {
 	__u32 subscriber_id;
 	__u32 reserved;
@@ -262,7 +367,8 @@ struct agnocast_release_args {
 
 /*
  * Addresses of the caller's entries that became reclaimable, oldest first;
- * each is handed out once. nr_addrs: how many were written.
+ * each is handed out once (if writing them out fails, they stay queued and
+ * the call fails with EFAULT). nr_addrs: how many were written.
  */
 struct agnocast_reclaim_args {
 	__u64 addrs;		/* in: user pointer to __u64[addrs_cap] */
@@ -271,17 +377,39 @@ struct agnocast_reclaim_args {
 };
 
 /*
- * Declare that the caller maps (MAP_POOL) or no longer maps (UNMAP_POOL)
- * the pool of process pid, and learn its geometry. While declared, the
- * range is not handed to another process even after the owner exits. Each
- * MAP_POOL needs one UNMAP_POOL; process exit drops the rest.
- * MAP_POOL of one's own pid returns the geometry and declares nothing.
- * ENOENT: no such process has (or had, with a pool still alive) joined;
- * ENXIO: it has not attached its pool yet; EINVAL: UNMAP_POOL without
- * MAP_POOL.
+ * Map another process's pool. The pool is named by pool.pid (> 0, in the
+ * caller's pid namespace) or, with pool.pid 0, by pool.addr: any address
+ * inside its reserved range (an entry's address will do, whatever pid
+ * namespace the owner is in). The module returns the geometry and fd, a new
+ * read-only descriptor (O_CLOEXEC) of the very file the owner attached:
+ * map it with mmap(addr, max, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE,
+ * fd, 0), then close it. It also declares that the caller maps the pool:
+ * while a process of the owner's user declares it, the range is not handed
+ * to another pool even after the owner is gone (a declaration by another
+ * user's process keeps the range only while the owner lives: unmap such a
+ * pool once its owner is gone). Each MAP_POOL needs one UNMAP_POOL; the
+ * caller's end drops the rest. MAP_POOL of one's own pool returns the
+ * geometry, fd -1, and declares nothing.
+ * Errors: ENOENT (no pool with that pid or address is reserved), ENXIO (its
+ * owner has not attached it yet), EDQUOT (max_mappings_per_process, or
+ * AGNOCAST_MAP_COUNT_MAX MAP_POOLs of this pool), EMFILE / ENFILE, EFAULT
+ * (nothing declared, no descriptor).
  */
 struct agnocast_map_pool_args {
-	struct agnocast_pool_info pool;	/* in: pool.pid; out: the rest */
+	struct agnocast_pool_info pool;	/* in: pool.pid or pool.addr; out */
+	__s32 fd;		/* out */
+	__u32 reserved;
+};
+
+/*
+ * Undo one MAP_POOL of the pool named by pid (> 0) or, with pid 0, by any
+ * address inside its range; the caller unmaps the memory itself.
+ * Errors: ENOENT (no such pool), EINVAL (no MAP_POOL of it to undo).
+ */
+struct agnocast_unmap_pool_args {
+	__s32 pid;
+	__u32 reserved;
+	__u64 addr;
 };
 
 /* Introspection: names of the topics in the caller's IPC namespace. */
@@ -294,7 +422,11 @@ struct agnocast_list_topics_args {
 	__u32 nr_topics;	/* out: total */
 };
 
-/* Introspection: one topic's publishers and subscribers. */
+/*
+ * Introspection: one topic's publishers and subscribers (pids 0 where not
+ * visible in the caller's pid namespace). Errors: ENOENT (no such topic in
+ * the caller's IPC namespace), ENAMETOOLONG / EINVAL (topic name).
+ */
 struct agnocast_endpoint_info {
 	__u32 id;
 	__s32 pid;
@@ -359,7 +491,7 @@ struct agnocast_list_processes_args {
 #define AGNOCAST_MAP_POOL_CMD \
 	_IOWR(AGNOCAST_IOC_MAGIC, 12, struct agnocast_map_pool_args)
 #define AGNOCAST_UNMAP_POOL_CMD \
-	_IOW(AGNOCAST_IOC_MAGIC, 13, struct agnocast_map_pool_args)
+	_IOW(AGNOCAST_IOC_MAGIC, 13, struct agnocast_unmap_pool_args)
 #define AGNOCAST_LIST_TOPICS_CMD \
 	_IOWR(AGNOCAST_IOC_MAGIC, 14, struct agnocast_list_topics_args)
 #define AGNOCAST_TOPIC_INFO_CMD \
