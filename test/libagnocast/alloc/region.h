@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-#include "../../heaphook/pool_alloc.h"
+#include "../../../libagnocast/pool_alloc.h"
 
 struct region {
 	char *base;

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../heaphook/pool_alloc.h"
-#include "../../heaphook/pool_thread.h"
+#include "../../../libagnocast/pool_alloc.h"
+#include "../../../libagnocast/pool_thread.h"
 #include "region.h"
 #include "tap.h"
 

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../heaphook/pool_alloc.h"
-#include "../../heaphook/pool_thread.h"
+#include "../../../libagnocast/pool_alloc.h"
+#include "../../../libagnocast/pool_thread.h"
 #include "region.h"
 
 #define SLOTS	1024
