@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "tap.h"
 #include "status.h"
 
 static const char *const total_keys[6] = {
