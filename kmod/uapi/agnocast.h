@@ -108,7 +108,7 @@
  *     publisher id <n> pid <pid> depth <n> transient-local <0|1> retained <n>
  *     subscriber id <n> pid <pid> depth <n> transient-local <0|1> held <n> pending <0|1>
  *     entry seq <n> publisher <id> pid <pid> addr 0x<hex> len <n> refs <n> retained <0|1>
- *     more-entries <n>
+ *     more-entries count <n>
  * "processes" counts joined processes plus exited ones whose range is
  * still reserved; "entries" counts entries alive on topics plus reclaimable
  * ones not yet handed back; "mappings" counts MAP_POOL declarations (one

@@ -278,48 +278,56 @@ uint32_t reclaim_at(const char *f, int l, int dev, uint64_t *addrs,
 	return a.nr_addrs;
 }
 
-int map_pool_raw(int dev, pid_t pid, struct agnocast_pool_info *out)
+int map_pool_fd(int dev, pid_t pid, struct agnocast_pool_info *out, int *fd)
 {
 	struct agnocast_map_pool_args a;
 	int r;
 
 	memset(&a, 0, sizeof(a));
 	a.pool.pid = pid;
+	a.fd = -2;
 	r = ag_ioctl(dev, AGNOCAST_MAP_POOL_CMD, &a);
 	if (r == 0 && out)
 		*out = a.pool;
+	*fd = r == 0 ? a.fd : -1;
+	return r;
+}
+
+int map_pool_raw(int dev, pid_t pid, struct agnocast_pool_info *out)
+{
+	int fd, r = map_pool_fd(dev, pid, out, &fd);
+
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
 int unmap_pool_raw(int dev, pid_t pid)
 {
-	struct agnocast_map_pool_args a;
+	struct agnocast_unmap_pool_args a;
 
 	memset(&a, 0, sizeof(a));
-	a.pool.pid = pid;
+	a.pid = pid;
 	return ag_ioctl(dev, AGNOCAST_UNMAP_POOL_CMD, &a);
 }
 
 void map_peer_at(const char *f, int l, int dev, pid_t pid,
 		 struct agnocast_pool_info *out)
 {
-	char name[64];
 	void *p;
 	int fd;
 
-	if (map_pool_raw(dev, pid, out))
+	if (map_pool_fd(dev, pid, out, &fd))
 		fail_at(f, l, "MAP_POOL(%d): %s", (int)pid, errname(errno));
 	if (out->pid != pid)
 		fail_at(f, l, "MAP_POOL(%d) answered pid %d", (int)pid, out->pid);
-	pool_name(name, sizeof(name), pid);
-	fd = shm_open(name, O_RDONLY, 0);
 	if (fd < 0)
-		fail_at(f, l, "shm_open(%s, O_RDONLY): %s", name, errname(errno));
+		fail_at(f, l, "MAP_POOL(%d) gave no descriptor (fd %d)", (int)pid, fd);
 	p = mmap(u2p(out->addr), out->max, PROT_READ,
 		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
 	if (p != u2p(out->addr))
-		fail_at(f, l, "mmap of %s read-only at 0x%llx for %llu: %p (%s)",
-			name, (unsigned long long)out->addr,
+		fail_at(f, l, "mmap of the pool of %d read-only at 0x%llx for %llu: %p (%s)",
+			(int)pid, (unsigned long long)out->addr,
 			(unsigned long long)out->max, p, errname(errno));
 	close(fd);
 }

@@ -135,7 +135,7 @@ uint32_t reclaim_at(const char *f, int l, int dev, uint64_t *addrs,
 #define RECLAIM(dev, addrs, cap) reclaim_at(__FILE__, __LINE__, dev, addrs, cap)
 
 /*
- * MAP_POOL pid, open "/agnocast@<pid>" read-only and map it PROT_READ
+ * MAP_POOL pid and map the read-only descriptor it returns PROT_READ
  * MAP_SHARED | MAP_FIXED_NOREPLACE at its address for pool.max bytes.
  */
 void map_peer_at(const char *f, int l, int dev, pid_t pid,
@@ -146,7 +146,11 @@ void unmap_peer_at(const char *f, int l, int dev,
 		   const struct agnocast_pool_info *p);
 #define UNMAP_PEER(dev, p) unmap_peer_at(__FILE__, __LINE__, dev, p)
 
-/* Non-fatal MAP_POOL / UNMAP_POOL: ioctl result. */
+/*
+ * Non-fatal MAP_POOL / UNMAP_POOL: ioctl result. map_pool_fd hands out the
+ * descriptor MAP_POOL returned (-1 when it failed); map_pool_raw closes it.
+ */
+int map_pool_fd(int dev, pid_t pid, struct agnocast_pool_info *out, int *fd);
 int map_pool_raw(int dev, pid_t pid, struct agnocast_pool_info *out);
 int unmap_pool_raw(int dev, pid_t pid);
 

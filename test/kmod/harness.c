@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "params.h"
 #include "status.h"
 
 #define MAX_TESTS 256
@@ -639,6 +640,7 @@ static int run_one(struct test_case *t, int num)
 		add_reason("note: killed %d process(es) the failed test left", left);
 	}
 	try_reload_module();
+	params_restore();
 	if (status_load(&s, why, sizeof(why))) {
 		ok = 0;
 		add_reason("after the test: %s", why);
