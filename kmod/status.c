@@ -2,7 +2,9 @@
 /*
  * agnocast: what is registered, for people (/proc/driver/agnocast) and for
  * programs (the introspection ioctls). Both show the topics of the caller's
- * IPC namespace and the processes visible in its pid namespace.
+ * IPC namespace and the processes visible in its pid namespace. Neither
+ * holds a lock while it touches user memory, and what the ioctls allocate
+ * is bounded by what exists, not by what the caller asks for.
  */
 #include <linux/hashtable.h>
 #include <linux/ipc_namespace.h>
@@ -19,11 +21,6 @@
 
 #define AGNOCAST_PROC_NAME "driver/agnocast"
 
-static const struct ipc_namespace *agnocast_reader_ns(void)
-{
-	return current->nsproxy->ipc_ns;
-}
-
 static unsigned int agnocast_nr_reclaimable(struct agnocast_proc *proc)
 {
 	unsigned int n;
@@ -34,8 +31,10 @@ static unsigned int agnocast_nr_reclaimable(struct agnocast_proc *proc)
 	return n;
 }
 
+/* One topic: its endpoints and at most status_entries_max entries. */
 static void agnocast_show_topic(struct seq_file *m, struct agnocast_topic *topic)
 {
+	unsigned int shown = 0, max = READ_ONCE(agnocast_status_entries_max);
 	struct agnocast_msg *msg;
 	struct agnocast_pub *pub;
 	struct agnocast_sub *sub;
@@ -50,29 +49,42 @@ static void agnocast_show_topic(struct seq_file *m, struct agnocast_topic *topic
 			   !!(pub->qos.flags & AGNOCAST_QOS_TRANSIENT_LOCAL),
 			   pub->nr_retained);
 	list_for_each_entry(sub, &topic->subs, topic_node)
-		seq_printf(m, "  subscriber id %u pid %d depth %u transient-local %d held %u pending %d\n",
+		seq_printf(m, "  subscriber id %u pid %d depth %u transient-local %d held %u pending %d reliable %d queued %u\n",
 			   sub->id, pid_vnr(sub->proc->tgid), sub->qos.depth,
 			   !!(sub->qos.flags & AGNOCAST_QOS_TRANSIENT_LOCAL),
-			   sub->nr_held, READ_ONCE(sub->waiter->pending));
-	list_for_each_entry(msg, &topic->entries, topic_node)
+			   sub->nr_held, READ_ONCE(sub->pending),
+			   !!(sub->qos.flags & AGNOCAST_QOS_RELIABLE),
+			   sub->nr_queued);
+	list_for_each_entry(msg, &topic->entries, topic_node) {
+		if (shown++ == max)
+			break;
 		seq_printf(m, "  entry seq %llu publisher %u pid %d addr 0x%llx len %llu refs %u retained %d\n",
 			   msg->seq, msg->pub_id, pid_vnr(msg->proc->tgid),
 			   msg->addr, msg->len, (unsigned int)hweight64(msg->holders),
 			   msg->retained);
+	}
+	if (topic->nr_entries > max)
+		seq_printf(m, "  more-entries count %u\n",
+			   topic->nr_entries - max);
 	mutex_unlock(&topic->lock);
 }
 
-static int agnocast_status_show(struct seq_file *m, void *v)
+static void agnocast_show_process(struct seq_file *m, struct agnocast_proc *proc)
 {
-	const struct ipc_namespace *ns = agnocast_reader_ns();
-	struct agnocast_topic *topic;
-	struct agnocast_proc *proc;
-	unsigned int bkt;
+	pid_t pid = pid_vnr(proc->tgid);
 
-	/* Finish every exit already under way, so the counts are settled. */
-	flush_workqueue(agnocast_wq);
+	if (!pid || proc->state == AGNOCAST_RESERVING)
+		return;
+	seq_printf(m, "process pid %d uid %u addr 0x%llx size %llu max %llu state %s attached %d publishers %u subscribers %u mappers %u reclaimable %u\n",
+		   pid, from_kuid_munged(current_user_ns(), proc->uid),
+		   proc->pool_addr, agnocast_pool_size(proc), proc->pool_max,
+		   proc->state == AGNOCAST_LIVE ? "live" : "exited",
+		   !!proc->pool_file, proc->nr_pubs, proc->nr_subs,
+		   proc->nr_mappers, agnocast_nr_reclaimable(proc));
+}
 
-	mutex_lock(&agnocast_lock);
+static void agnocast_show_header(struct seq_file *m)
+{
 	seq_printf(m, "agnocast %d.%d.%d abi %d\n", AGNOCAST_VERSION_MAJOR,
 		   AGNOCAST_VERSION_MINOR, AGNOCAST_VERSION_PATCH,
 		   AGNOCAST_ABI_VERSION);
@@ -80,28 +92,86 @@ static int agnocast_status_show(struct seq_file *m, void *v)
 		   agnocast_nr_procs, agnocast_nr_topics, agnocast_nr_pubs,
 		   agnocast_nr_subs, atomic_read(&agnocast_nr_entries),
 		   agnocast_nr_mappings);
-	list_for_each_entry(proc, &agnocast_procs, addr_node) {
-		pid_t pid = pid_vnr(proc->tgid);
+}
 
-		if (!pid)
-			continue;
-		seq_printf(m, "process pid %d addr 0x%llx size %llu max %llu state %s attached %d publishers %u subscribers %u mappers %u reclaimable %u\n",
-			   pid, proc->pool_addr, agnocast_pool_size(proc),
-			   proc->pool_max, proc->joined ? "live" : "exited",
-			   !!proc->pool_file, proc->nr_pubs, proc->nr_subs,
-			   proc->nr_mappers, agnocast_nr_reclaimable(proc));
-	}
+/*
+ * The status file is a sequence of records: the header, each process, each
+ * topic of the reader's IPC namespace. agnocast_lock is held from ->start
+ * to ->stop, which seq_file calls around each buffer it fills, so no read
+ * holds it for long however much there is to print. A record is found
+ * again by its position: records added or removed between two read()
+ * calls may shift what the second one shows.
+ */
+/* What the record at the iterator's position is. */
+struct agnocast_status_iter {
+	bool topic;
+};
+
+static void *agnocast_status_at(struct seq_file *m, loff_t pos)
+{
+	const struct ipc_namespace *ns = agnocast_current_ipc_ns();
+	struct agnocast_status_iter *it = m->private;
+	struct agnocast_topic *topic;
+	struct agnocast_proc *proc;
+	unsigned int bkt;
+
+	if (pos == 0)
+		return SEQ_START_TOKEN;
+	pos--;
+	it->topic = false;
+	list_for_each_entry(proc, &agnocast_procs, addr_node)
+		if (pos-- == 0)
+			return proc;
+	it->topic = true;
 	hash_for_each(agnocast_topics, bkt, topic, node)
-		if (topic->ns == ns)
-			agnocast_show_topic(m, topic);
+		if (topic->ns == ns && pos-- == 0)
+			return topic;
+	return NULL;
+}
+
+static void *agnocast_status_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&agnocast_lock);
+	return agnocast_status_at(m, *pos);
+}
+
+static void *agnocast_status_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return agnocast_status_at(m, *pos);
+}
+
+static void agnocast_status_stop(struct seq_file *m, void *v)
+{
 	mutex_unlock(&agnocast_lock);
+}
+
+static int agnocast_status_show(struct seq_file *m, void *v)
+{
+	struct agnocast_status_iter *it = m->private;
+
+	if (v == SEQ_START_TOKEN)
+		agnocast_show_header(m);
+	else if (it->topic)
+		agnocast_show_topic(m, v);
+	else
+		agnocast_show_process(m, v);
 	return 0;
 }
 
+static const struct seq_operations agnocast_status_ops = {
+	.start = agnocast_status_start,
+	.next = agnocast_status_next,
+	.stop = agnocast_status_stop,
+	.show = agnocast_status_show,
+};
+
 int agnocast_status_init(void)
 {
-	return proc_create_single(AGNOCAST_PROC_NAME, 0444, NULL,
-				  agnocast_status_show) ? 0 : -ENOMEM;
+	return proc_create_seq_private(AGNOCAST_PROC_NAME, 0444, NULL,
+				       &agnocast_status_ops,
+				       sizeof(struct agnocast_status_iter),
+				       NULL) ? 0 : -ENOMEM;
 }
 
 void agnocast_status_exit(void)
@@ -114,37 +184,47 @@ static bool agnocast_cap_ok(u32 cap)
 	return cap <= AGNOCAST_ARRAY_MAX;
 }
 
+/*
+ * Room for what the caller asked, but no more than exists: nr read without
+ * the lock only sizes the buffer (filling stops at its end).
+ */
+static void *agnocast_out_array(u32 cap, unsigned int nr, size_t size, u32 *len)
+{
+	*len = min_t(u32, cap, READ_ONCE(nr));
+	return kvcalloc(*len ?: 1, size, GFP_KERNEL_ACCOUNT);
+}
+
 long agnocast_list_topics(void __user *arg)
 {
-	const struct ipc_namespace *ns = agnocast_reader_ns();
+	const struct ipc_namespace *ns = agnocast_current_ipc_ns();
 	struct agnocast_list_topics_args __user *uargs = arg;
 	struct agnocast_list_topics_args args;
 	struct agnocast_topic_name *names;
 	struct agnocast_topic *topic;
 	unsigned int bkt;
-	u32 total = 0;
+	u32 len, total = 0;
 	long err = 0;
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
 	if (!agnocast_cap_ok(args.topics_cap))
 		return -EINVAL;
-	names = kvcalloc(min_t(u32, args.topics_cap, AGNOCAST_ARRAY_MAX) ?: 1,
-			 sizeof(*names), GFP_KERNEL);
+	names = agnocast_out_array(args.topics_cap, agnocast_nr_topics,
+				   sizeof(*names), &len);
 	if (!names)
 		return -ENOMEM;
 	mutex_lock(&agnocast_lock);
 	hash_for_each(agnocast_topics, bkt, topic, node) {
 		if (topic->ns != ns)
 			continue;
-		if (total < args.topics_cap)
+		if (total < len)
 			strscpy(names[total].name, topic->name,
 				sizeof(names[total].name));
 		total++;
 	}
 	mutex_unlock(&agnocast_lock);
 	if (copy_to_user(u64_to_user_ptr(args.topics), names,
-			 min(total, args.topics_cap) * sizeof(*names)) ||
+			 min(total, len) * sizeof(*names)) ||
 	    put_user(total, &uargs->nr_topics))
 		err = -EFAULT;
 	kvfree(names);
@@ -180,15 +260,15 @@ long agnocast_topic_info(void __user *arg)
 	if (!agnocast_cap_ok(args.pubs_cap) || !agnocast_cap_ok(args.subs_cap))
 		return -EINVAL;
 	pubs = kvcalloc(min_t(u32, args.pubs_cap, AGNOCAST_TOPIC_PUBS_MAX) ?: 1,
-			sizeof(*pubs), GFP_KERNEL);
+			sizeof(*pubs), GFP_KERNEL_ACCOUNT);
 	subs = kvcalloc(min_t(u32, args.subs_cap, AGNOCAST_TOPIC_SUBS_MAX) ?: 1,
-			sizeof(*subs), GFP_KERNEL);
+			sizeof(*subs), GFP_KERNEL_ACCOUNT);
 	if (!pubs || !subs) {
 		err = -ENOMEM;
 		goto out;
 	}
 	mutex_lock(&agnocast_lock);
-	topic = agnocast_topic_find(args.topic, agnocast_reader_ns());
+	topic = agnocast_topic_find(args.topic, agnocast_current_ipc_ns());
 	if (!topic) {
 		mutex_unlock(&agnocast_lock);
 		err = -ENOENT;
@@ -228,44 +308,45 @@ out:
 	return err;
 }
 
+static void agnocast_process_info(const struct agnocast_proc *proc,
+				  struct agnocast_process_info *info)
+{
+	agnocast_pool_info(proc, &info->pool);
+	info->flags = (proc->state == AGNOCAST_LIVE ? 0 : AGNOCAST_PROC_EXITED) |
+		      (proc->pool_file ? AGNOCAST_PROC_ATTACHED : 0);
+	info->nr_publishers = proc->nr_pubs;
+	info->nr_subscribers = proc->nr_subs;
+	info->nr_mappers = proc->nr_mappers;
+}
+
 long agnocast_list_processes(void __user *arg)
 {
 	struct agnocast_list_processes_args __user *uargs = arg;
 	struct agnocast_list_processes_args args;
 	struct agnocast_process_info *infos;
 	struct agnocast_proc *proc;
-	u32 total = 0;
+	u32 len, total = 0;
 	long err = 0;
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
 	if (!agnocast_cap_ok(args.procs_cap))
 		return -EINVAL;
-	mutex_lock(&agnocast_lock);
-	infos = kvcalloc(min(args.procs_cap, agnocast_nr_procs) ?: 1,
-			 sizeof(*infos), GFP_KERNEL);
-	if (!infos) {
-		mutex_unlock(&agnocast_lock);
+	infos = agnocast_out_array(args.procs_cap, agnocast_nr_procs,
+				   sizeof(*infos), &len);
+	if (!infos)
 		return -ENOMEM;
-	}
+	mutex_lock(&agnocast_lock);
 	list_for_each_entry(proc, &agnocast_procs, addr_node) {
-		struct agnocast_process_info *info = &infos[total];
-
-		if (!pid_vnr(proc->tgid))
+		if (!pid_vnr(proc->tgid) || proc->state == AGNOCAST_RESERVING)
 			continue;
-		if (total < min(args.procs_cap, agnocast_nr_procs)) {
-			agnocast_pool_info(proc, &info->pool);
-			info->flags = (proc->joined ? 0 : AGNOCAST_PROC_EXITED) |
-				      (proc->pool_file ? AGNOCAST_PROC_ATTACHED : 0);
-			info->nr_publishers = proc->nr_pubs;
-			info->nr_subscribers = proc->nr_subs;
-			info->nr_mappers = proc->nr_mappers;
-		}
+		if (total < len)
+			agnocast_process_info(proc, &infos[total]);
 		total++;
 	}
 	mutex_unlock(&agnocast_lock);
 	if (copy_to_user(u64_to_user_ptr(args.procs), infos,
-			 min(total, args.procs_cap) * sizeof(*infos)) ||
+			 min(total, len) * sizeof(*infos)) ||
 	    put_user(total, &uargs->nr_procs))
 		err = -EFAULT;
 	kvfree(infos);

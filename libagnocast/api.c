@@ -56,6 +56,9 @@ const struct agnocast_api lib_table = {
 	.list_processes = lib_list_processes,
 	.status = lib_status,
 	.totals = lib_totals,
+	.publisher_fd = lib_publisher_fd,
+	.publisher_state = lib_publisher_state,
+	.subscriber_state = lib_subscriber_state,
 };
 
 /* The exported name of the table (the object itself stays this copy's). */
@@ -294,4 +297,21 @@ PUBLIC int agnocast_status(char **text, size_t *len)
 PUBLIC int agnocast_totals(struct agnocast_totals *out)
 {
 	return api()->totals(out);
+}
+
+PUBLIC int agnocast_publisher_fd(const struct agnocast_publisher *pub)
+{
+	return api()->publisher_fd(pub);
+}
+
+PUBLIC int agnocast_publisher_state(struct agnocast_publisher *pub,
+				    struct agnocast_endpoint_state_args *out)
+{
+	return api()->publisher_state(pub, out);
+}
+
+PUBLIC int agnocast_subscriber_state(struct agnocast_subscriber *sub,
+				     struct agnocast_endpoint_state_args *out)
+{
+	return api()->subscriber_state(sub, out);
 }

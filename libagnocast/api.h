@@ -62,6 +62,11 @@ struct agnocast_api {
 	int (*list_processes)(struct agnocast_process_info **procs, uint32_t *count);
 	int (*status)(char **text, size_t *len);
 	int (*totals)(struct agnocast_totals *out);
+	int (*publisher_fd)(const struct agnocast_publisher *pub);
+	int (*publisher_state)(struct agnocast_publisher *pub,
+			       struct agnocast_endpoint_state_args *out);
+	int (*subscriber_state)(struct agnocast_subscriber *sub,
+				struct agnocast_endpoint_state_args *out);
 };
 
 #endif /* LIBAGNOCAST_API_H */

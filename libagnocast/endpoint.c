@@ -2,6 +2,9 @@
 /*
  * What publishers and subscribers share: the topic field, the default
  * QoS, the list of live handles (for leave() and fork) and their death.
+ * Each is also its descriptor (ADD_PUBLISHER / ADD_SUBSCRIBER give one;
+ * closing it would remove the endpoint): the library closes it when the
+ * endpoint is destroyed or removed by leave(), and in a forked child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,17 +79,23 @@ static int remove_in_module(struct lib_endpoint *ep)
 	return r < 0 ? lib_ioctl_fail(-r, op, ep->topic) : 0;
 }
 
+int *endpoint_fd(struct lib_endpoint *ep)
+{
+	if (ep->is_sub)
+		return &((struct agnocast_subscriber *)ep)->fd;
+	return &((struct agnocast_publisher *)ep)->fd;
+}
+
 /* Remove one endpoint in the module and make its handle dead; lib.lock held. */
 static void kill_endpoint(struct lib_endpoint *ep, bool in_module)
 {
+	int *fd = endpoint_fd(ep);
+
 	if (in_module)
 		remove_in_module(ep);
-	if (ep->is_sub) {
-		struct agnocast_subscriber *sub = (struct agnocast_subscriber *)ep;
-
-		close(sub->fd);
-		sub->fd = -1;
-	}
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 	atomic_store(&ep->dead, true);
 	ep->prev->next = ep->next;
 	ep->next->prev = ep->prev;

@@ -110,6 +110,10 @@ static const char *hint(int err, const char *op)
 		return "the kernel is out of memory, or this process's memory cgroup is at its limit";
 	case EINTR:
 		return "a fatal signal arrived";
+	case EAGAIN:
+		return strstr(op, "PUBLISH") ?
+			"a reliable subscriber's queue is full, nothing was published: wait for POLLOUT on agnocast_publisher_fd(), or give up" :
+			NULL;
 	case ENOTTY:
 		return "the module does not know this command: its ABI differs from this library's (compare agnocast_version())";
 	default:

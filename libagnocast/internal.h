@@ -76,6 +76,7 @@ struct lib_endpoint {
 
 struct agnocast_publisher {
 	struct lib_endpoint ep;
+	int fd;
 };
 
 /* How many entries a subscriber holds over one mapped pool (peers.c). */
@@ -222,7 +223,9 @@ int endpoint_topic(char field[AGNOCAST_TOPIC_NAME_MAX], const char *topic, const
 struct agnocast_qos endpoint_qos(const struct agnocast_qos *qos);
 /* leave(): remove every endpoint in the module, mark the handles dead. */
 void endpoints_remove_all(void);
-/* In a forked child: close subscriber descriptors, mark every handle dead. */
+/* The descriptor of an endpoint (the publisher or subscriber itself). */
+int *endpoint_fd(struct lib_endpoint *ep);
+/* In a forked child: close the endpoints' descriptors, mark every handle dead. */
 void endpoints_forked(void);
 
 /* ---- for the heaphook ------------------------------------------------------------------------- */
@@ -251,6 +254,9 @@ uint32_t lib_publisher_id(const struct agnocast_publisher *pub);
 int lib_publish(struct agnocast_publisher *pub, void *block, size_t len, uint64_t *seq);
 int lib_reclaim(void);
 int lib_publisher_destroy(struct agnocast_publisher *pub);
+int lib_publisher_fd(const struct agnocast_publisher *pub);
+int lib_publisher_state(struct agnocast_publisher *pub, struct agnocast_endpoint_state_args *out);
+int lib_subscriber_state(struct agnocast_subscriber *sub, struct agnocast_endpoint_state_args *out);
 int lib_subscriber_create(const char *topic, const struct agnocast_qos *qos,
 			  struct agnocast_subscriber **out);
 uint32_t lib_subscriber_id(const struct agnocast_subscriber *sub);

@@ -53,7 +53,8 @@
  *   - other processes' pools stay mapped read-only, as any memory does, but
  *     the child does not declare them (MAP_POOL); the library unmaps such a
  *     mapping when the child needs its address range;
- *   - the inherited subscriber descriptors, the discovery queue and the
+ *   - the inherited publisher and subscriber descriptors (each is its
+ *     endpoint: the child's copy would keep it alive), the discovery queue and the
  *     library's device descriptor are closed (a borrowed one,
  *     agnocast_join_opts.dev_fd, is left alone); the discovery queue's name
  *     stays the parent's;
@@ -229,17 +230,36 @@ struct agnocast_publisher;
 /*
  * A publisher on topic (a name of 1-255 bytes, no space or control byte).
  * qos: depth 1..AGNOCAST_DEPTH_MAX, the history kept for transient-local
- * subscribers; flags AGNOCAST_QOS_*; NULL: depth 10, volatile. Every
- * process that subscribes to the topic is told on its discovery queue
- * (best effort: a full, missing or foreign queue is skipped, and such a
- * process maps the pool on the first entry instead). Errors: -ESRCH (not
- * joined), -EINVAL / -ENAMETOOLONG (topic, depth), -ENOSPC (the topic has
- * AGNOCAST_TOPIC_PUBS_MAX publishers), -EDQUOT (endpoints of this process),
+ * subscribers; flags AGNOCAST_QOS_PUB_FLAGS (AGNOCAST_QOS_TRANSIENT_LOCAL);
+ * NULL: depth 10, volatile. Every process that subscribes to the topic is
+ * told on its discovery queue (best effort: a full, missing or foreign
+ * queue is skipped, and such a process maps the pool on the first entry
+ * instead). Errors: -ESRCH (not joined), -EINVAL / -ENAMETOOLONG (topic,
+ * depth, flags), -ENOSPC (the topic has AGNOCAST_TOPIC_PUBS_MAX
+ * publishers), -EDQUOT (endpoints of this process), -EMFILE / -ENFILE,
  * -ENXIO, -ENOMEM.
  */
 int agnocast_publisher_create(const char *topic, const struct agnocast_qos *qos,
 			      struct agnocast_publisher **out);
 uint32_t agnocast_publisher_id(const struct agnocast_publisher *pub);
+
+/*
+ * The publisher's descriptor (the module's: the publisher is its
+ * descriptor). poll() gives POLLOUT while no reliable subscriber's queue is
+ * full (a publish would not fail with -EAGAIN now), POLLPRI once the
+ * topic's subscribers changed since the publisher was created or its last
+ * agnocast_publisher_state(), POLLHUP once it is removed. Owned by the
+ * library (closed by destroy): watch it, never close it.
+ */
+int agnocast_publisher_fd(const struct agnocast_publisher *pub);
+
+/*
+ * The publisher's topic now (PUBLISHER_STATE): nr_publishers,
+ * nr_subscribers, nr_full (reliable subscribers whose queue is full);
+ * clears the descriptor's POLLPRI. 0 or a negative errno.
+ */
+int agnocast_publisher_state(struct agnocast_publisher *pub,
+			     struct agnocast_endpoint_state_args *out);
 
 /*
  * Publishes [block, block + len): block is the start of a block of this
@@ -248,10 +268,12 @@ uint32_t agnocast_publisher_id(const struct agnocast_publisher *pub);
  * the allocator once the module hands its address back (every publish
  * collects those, and so does agnocast_reclaim()); the caller must not
  * write it (subscribers read it) nor free it. *seq (may be NULL): the
- * entry's sequence number. Errors: -EINVAL (not a block of this pool),
- * -ERANGE (past the pool's size), -EDQUOT (the process has
- * max_entries_per_process entries alive: the library reclaims and retries
- * once before reporting it), -EPERM, -ENOENT (publisher), -ESRCH.
+ * entry's sequence number. Errors: -EAGAIN (a reliable subscriber's queue
+ * is full: nothing was published and the block is still the caller's; wait
+ * for POLLOUT on agnocast_publisher_fd(), or give up), -EINVAL (not a
+ * block of this pool), -ERANGE (past the pool's size), -EDQUOT (the process
+ * has max_entries_per_process entries alive: the library reclaims and
+ * retries once before reporting it), -EPERM, -ENOENT (publisher), -ESRCH.
  */
 int agnocast_publish(struct agnocast_publisher *pub, void *block, size_t len,
 		     uint64_t *seq);
@@ -263,9 +285,10 @@ int agnocast_publish(struct agnocast_publisher *pub, void *block, size_t len,
 int agnocast_reclaim(void);
 
 /*
- * Removes the publisher (REMOVE_PUBLISHER) and frees the handle. Entries
- * that subscribers hold stay readable until released. Returns 0 or a
- * negative errno (the handle is freed in every case).
+ * Removes the publisher (REMOVE_PUBLISHER), closes its descriptor and frees
+ * the handle. Entries that subscribers hold or have queued stay readable
+ * until released. Returns 0 or a negative errno (the handle is freed in
+ * every case).
  */
 int agnocast_publisher_destroy(struct agnocast_publisher *pub);
 
@@ -274,9 +297,12 @@ int agnocast_publisher_destroy(struct agnocast_publisher *pub);
 struct agnocast_subscriber;
 
 /*
- * A subscriber on topic; qos as for publishers (depth: at most that many
- * entries per receive; AGNOCAST_QOS_TRANSIENT_LOCAL: the first receive
- * also returns the history). Before subscribing, the process's discovery
+ * A subscriber on topic; qos as for publishers, with the flags
+ * AGNOCAST_QOS_SUB_FLAGS (depth: at most that many entries per receive;
+ * AGNOCAST_QOS_TRANSIENT_LOCAL: the first receive also returns the
+ * history; AGNOCAST_QOS_RELIABLE: nothing published while it is there is
+ * dropped for it, its queue of depth entries holds publishers back).
+ * Before subscribing, the process's discovery
  * queue "/new_publisher@<pid>" is created (once per process, unless joined
  * with AGNOCAST_OPT_NO_DISCOVERY), and the pools of the publishers already
  * on the topic are mapped (a pool whose owner is gone or not attached yet
@@ -289,11 +315,20 @@ int agnocast_subscriber_create(const char *topic, const struct agnocast_qos *qos
 uint32_t agnocast_subscriber_id(const struct agnocast_subscriber *sub);
 
 /*
- * The subscriber's descriptor: poll() gives POLLIN while entries wait and
- * POLLHUP once the subscriber is removed. Owned by the library (closed by
- * destroy); watch it, never close it.
+ * The subscriber's descriptor (the module's: the subscriber is its
+ * descriptor). poll() gives POLLIN while entries wait, POLLPRI once the
+ * topic's publishers changed since the subscriber was created or its last
+ * agnocast_subscriber_state(), POLLHUP once it is removed. Owned by the
+ * library (closed by destroy): watch it, never close it.
  */
 int agnocast_subscriber_fd(const struct agnocast_subscriber *sub);
+
+/*
+ * The subscriber's topic now (SUBSCRIBER_STATE): nr_publishers,
+ * nr_subscribers, queued (entries waiting for it); clears POLLPRI.
+ */
+int agnocast_subscriber_state(struct agnocast_subscriber *sub,
+			      struct agnocast_endpoint_state_args *out);
 
 /*
  * RECEIVE: up to cap new entries (oldest first, at most the subscriber's

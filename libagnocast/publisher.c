@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Publishers: ADD_PUBLISHER and the announcements, PUBLISH with the
- * reclaimed blocks going back to the allocator, RECLAIM, REMOVE.
+ * Publishers: ADD_PUBLISHER (the publisher is also its descriptor) and the
+ * announcements, PUBLISH with the reclaimed blocks going back to the
+ * allocator, RECLAIM, PUBLISHER_STATE, REMOVE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -84,6 +86,7 @@ int lib_publisher_create(const char *topic, const struct agnocast_qos *qos,
 		return lib_ioctl_fail(-r, "AGNOCAST_ADD_PUBLISHER_CMD", topic);
 	}
 	pub->ep.id = a.publisher_id;
+	pub->fd = a.fd;
 	memcpy(pub->ep.topic, a.topic, sizeof(a.topic));
 	endpoint_link(&pub->ep);
 	announce_all(pids, a.nr_sub_pids < a.sub_pids_cap ? a.nr_sub_pids : a.sub_pids_cap, topic);
@@ -94,6 +97,23 @@ int lib_publisher_create(const char *topic, const struct agnocast_qos *qos,
 uint32_t lib_publisher_id(const struct agnocast_publisher *pub)
 {
 	return pub->ep.id;
+}
+
+int lib_publisher_fd(const struct agnocast_publisher *pub)
+{
+	return pub->fd;
+}
+
+int lib_publisher_state(struct agnocast_publisher *pub, struct agnocast_endpoint_state_args *out)
+{
+	int r = endpoint_alive(&pub->ep, "agnocast_publisher_state");
+
+	if (r)
+		return r;
+	memset(out, 0, sizeof(*out));
+	out->id = pub->ep.id;
+	r = lib_ioctl(AGNOCAST_PUBLISHER_STATE_CMD, out);
+	return r < 0 ? lib_ioctl_fail(-r, "AGNOCAST_PUBLISHER_STATE_CMD", pub->ep.topic) : 0;
 }
 
 /* PUBLISH once; the reclaimed addresses into recl. 0 or -errno (no message). */
@@ -151,6 +171,8 @@ int lib_publisher_destroy(struct agnocast_publisher *pub)
 			r = lib_ioctl_fail(-r, "AGNOCAST_REMOVE_PUBLISHER_CMD", pub->ep.topic);
 	}
 	endpoint_unlink(&pub->ep);
+	if (pub->fd >= 0)
+		close(pub->fd);
 	free(pub);
 	return r;
 }

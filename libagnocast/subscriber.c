@@ -3,7 +3,7 @@
  * Subscribers: ADD_SUBSCRIBER (after the discovery queue, so that no
  * announcement can be missed) with the pools of the publishers already
  * there, RECEIVE / TAKE with the pool of every entry mapped and its hold
- * counted, RELEASE, REMOVE.
+ * counted, RELEASE, SUBSCRIBER_STATE, REMOVE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +108,18 @@ uint32_t lib_subscriber_id(const struct agnocast_subscriber *sub)
 int lib_subscriber_fd(const struct agnocast_subscriber *sub)
 {
 	return sub->fd;
+}
+
+int lib_subscriber_state(struct agnocast_subscriber *sub, struct agnocast_endpoint_state_args *out)
+{
+	int r = endpoint_alive(&sub->ep, "agnocast_subscriber_state");
+
+	if (r)
+		return r;
+	memset(out, 0, sizeof(*out));
+	out->id = sub->ep.id;
+	r = lib_ioctl(AGNOCAST_SUBSCRIBER_STATE_CMD, out);
+	return r < 0 ? lib_ioctl_fail(-r, "AGNOCAST_SUBSCRIBER_STATE_CMD", sub->ep.topic) : 0;
 }
 
 /* Map and hold the pools of entries e[0..n); on failure release them all. */

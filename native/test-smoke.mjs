@@ -278,7 +278,7 @@ async function guest(b) {
 
   await test('version()', () => {
     const v = b.version();
-    assert.equal(v.abi, 2);
+    assert.equal(v.abi, 3);
     console.log(`  # module ${v.major}.${v.minor}.${v.patch} abi ${v.abi}`);
   });
 

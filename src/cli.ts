@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * agnocast status | topic list | topic info <topic> | topic echo <topic> | topic hz <topic>
+ * agnocast status | doctor | topic list | topic info <topic> | topic echo <topic> | topic hz <topic>
  *
  * status, list and info read the module's status file and need no joining;
  * echo and hz subscribe.
  */
 import { parseArgs } from 'node:util';
+import { exitCode, formatChecks, runChecks } from './doctor.js';
 import { AgnocastError } from './errors.js';
 import { join } from './node.js';
 import { formatStatus, formatTopic, formatTopics, readStatus } from './status.js';
@@ -14,6 +15,7 @@ import { formatStatus, formatTopic, formatTopics, readStatus } from './status.js
 const USAGE = `usage: agnocast <command>
 
   status                 processes, pools, topics and counts
+  doctor                 check this machine can run agnocast, and say how to fix what is not right
   topic list             topics in this IPC namespace
   topic info <topic>     publishers, subscribers and live entries of a topic
   topic echo <topic>     print messages as they arrive  [--count N] [--bytes N]
@@ -80,6 +82,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !cmd) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (cmd === 'doctor') {
+    const checks = runChecks();
+    console.log(formatChecks(checks));
+    return exitCode(checks);
   }
   if (cmd === 'status') {
     console.log(formatStatus(readStatus()));

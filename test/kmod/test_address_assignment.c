@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Pool address ranges: unique, aligned, inside [BASE, LIMIT) and
- * non-overlapping among live processes; ENOSPC when the space is full;
- * a dead process's range is handed out again only once nobody maps it and
- * none of its entries is alive, and then its /agnocast@<pid> is unlinked.
+ * non-overlapping among live processes; ENOSPC when the space is full,
+ * EDQUOT when one user's budget is; a dead process's /agnocast@<pid> is
+ * unlinked at once, and its range is handed out again once no process of
+ * its user maps it (held entries and other users' mappings do not keep it).
  *
  * Some checks rely on the allocator being first-fit from the lowest address
  * (the module's documented choice, not the header's promise); they say so.
@@ -16,6 +17,7 @@
 
 #include "ag.h"
 #include "harness.h"
+#include "params.h"
 #include "status.h"
 
 struct join_req {
@@ -105,13 +107,15 @@ struct big_res {
 	uint64_t addr, max;
 };
 
+/* arg: the uid to join as (NULL: as root). */
 static void big_joiner(int sock, void *arg)
 {
 	struct agnocast_add_process_args a;
 	struct big_res res;
 	int dev = AG_OPEN();
 
-	(void)arg;
+	if (arg)
+		CHECK_OK(setresuid(*(uid_t *)arg, *(uid_t *)arg, *(uid_t *)arg));
 	memset(&a, 0, sizeof(a));
 	a.pool_size = BIG;
 	a.pool_max = BIG;
@@ -134,7 +138,9 @@ TEST(address_space_exhaustion_enospc)
 	 * Each joiner reserves just under 1 TiB (not attached: the range is
 	 * owned all the same). The space [4 TiB, 64 TiB) holds at most 60
 	 * of them with 2 MiB alignment; a compact allocator fits exactly 60.
+	 * One user may have all of it here.
 	 */
+	PARAM_SET("max_window_per_user", 64ull << 40);
 	for (n = 0; n < MAXP; n++) {
 		c[n] = spawn(big_joiner, NULL);
 		RECV(c[n].sock, res[n]);
@@ -173,6 +179,56 @@ TEST(address_space_exhaustion_enospc)
 		TELL(c[i].sock, "exit");
 		REAP_OK(c[i].pid);
 	}
+}
+
+/*
+ * One user's budget: max_window_per_user bytes and max_procs_per_user
+ * processes; past it EDQUOT, while another user (root) still joins.
+ */
+TEST(window_budget_per_user_edquot)
+{
+	uid_t nobody = 65534;
+	struct join_req one = { UNIT, 0 };
+	struct child c[4], r;
+	struct big_res res;
+	struct ag_pool p;
+	int i;
+
+	PARAM_SET("max_window_per_user", 2 * round_up(BIG, AGNOCAST_POOL_ALIGN));
+	for (i = 0; i < 3; i++) {
+		c[i] = spawn(big_joiner, &nobody);
+		RECV(c[i].sock, res);
+		if (i < 2)
+			CHECK_EQ(res.rc, 0);
+		else
+			CHECK(res.rc == -1 && res.err == EDQUOT);
+	}
+	r = spawn(joiner, &one);	/* root is another user */
+	RECV(r.sock, p);
+	check_range(&p);
+	/* A process that ends gives its share back. */
+	TELL(c[0].sock, "exit");
+	REAP_OK(c[0].pid);
+	c[3] = spawn(big_joiner, &nobody);
+	RECV(c[3].sock, res);
+	CHECK_EQ(res.rc, 0);
+	for (i = 1; i < 4; i++) {
+		TELL(c[i].sock, "exit");
+		REAP_OK(c[i].pid);
+	}
+
+	PARAM_SET("max_procs_per_user", 2);
+	for (i = 0; i < 3; i++) {
+		c[i] = spawn(big_joiner, &nobody);
+		RECV(c[i].sock, res);
+		CHECK(i < 2 ? res.rc == 0 : res.rc == -1 && res.err == EDQUOT);
+	}
+	for (i = 0; i < 3; i++) {
+		TELL(c[i].sock, "exit");
+		REAP_OK(c[i].pid);
+	}
+	TELL(r.sock, "exit");
+	REAP_OK(r.pid);
 }
 
 /* B: maps A's pool; commands: "remap" (MAP+UNMAP again), "unmap", "exit". */
@@ -223,7 +279,10 @@ static void reuse_after(int mapper_exits)
 	TELL(a.sock, "exit");
 	REAP_OK(a.pid);
 
-	/* A is gone but B maps its pool: the pool and its name stay. */
+	/*
+	 * A is gone but B (same user) maps its pool: the range stays
+	 * reserved; the name went with its owner.
+	 */
 	STATUS_READ(&st);
 	CHECK_TOTALS(&st, 2, 0, 0, 0, 0, 1);
 	r = ST_PROC(&st, a.pid);
@@ -231,7 +290,7 @@ static void reuse_after(int mapper_exits)
 	CHECK_EQ(ST_U64(r, "mappers"), 1);
 	CHECK_EQ(ST_U64(r, "addr"), pa.addr);
 	status_free(&st);
-	CHECK(shm_exists(a.pid));
+	CHECK(!shm_exists(a.pid));
 	TELL(b.sock, "remap");
 	WAIT_FOR(b.sock, "remapped");
 
@@ -319,11 +378,15 @@ static void holder(int sock, void *arg)
 	WAIT_FOR(sock, "exit");
 }
 
-TEST(range_reused_only_after_last_release)
+/*
+ * Entries held after their owner is gone stay releasable, but they do not
+ * keep its range: only declared mappings (MAP_POOL) do.
+ */
+TEST(range_not_pinned_by_held_entries)
 {
 	struct join_req one = { UNIT, 0 };
-	struct child a, s, c, d;
-	struct ag_pool pa, pc, pd;
+	struct child a, s, d;
+	struct ag_pool pa, pd;
 	struct status st;
 	uint64_t seq;
 
@@ -339,32 +402,77 @@ TEST(range_reused_only_after_last_release)
 	TELL(a.sock, "exit");
 	REAP_OK(a.pid);
 
-	/* A's entry is held: its pool lives on (no mapping declared). */
-	STATUS_READ(&st);
-	CHECK_TOTALS(&st, 2, 1, 0, 1, 1, 0);
-	CHECK(!strcmp(st_str(ST_PROC(&st, a.pid), "state"), "exited"));
-	status_free(&st);
-	CHECK(shm_exists(a.pid));
-	c = spawn(joiner, &one);
-	RECV(c.sock, pc);
-	CHECK(!overlaps(&pc, &pa));
-
-	TELL(s.sock, "release");
-	WAIT_FOR(s.sock, "released");
 	STATUS_READ(&st);
 	CHECK(st_find(&st, "process", "pid", a.pid) == NULL);
-	CHECK_TOTALS(&st, 2, 1, 0, 1, 0, 0);
+	CHECK_TOTALS(&st, 1, 1, 0, 1, 1, 0);
 	status_free(&st);
 	CHECK(!shm_exists(a.pid));
-	/* First-fit from the base: A's range comes back. */
+	/* First-fit from the base: A's range is handed out again. */
 	d = spawn(joiner, &one);
 	RECV(d.sock, pd);
 	CHECK_EQ(pd.addr, pa.addr);
 
+	TELL(s.sock, "release");
+	WAIT_FOR(s.sock, "released");
+	CHECK_STATUS_TOTALS(2, 1, 0, 1, 0, 0);
 	TELL(s.sock, "exit");
 	REAP_OK(s.pid);
-	TELL(c.sock, "exit");
-	REAP_OK(c.pid);
+	TELL(d.sock, "exit");
+	REAP_OK(d.pid);
+}
+
+/* Maps a pool as another user; "unmap" undoes it after the owner's end. */
+static void foreign_mapper(int sock, void *arg)
+{
+	struct agnocast_pool_info info;
+	struct ag_pool pool;
+	pid_t owner;
+	int dev = AG_OPEN();
+
+	(void)arg;
+	RECV(sock, owner);
+	CHECK_OK(setresuid(65534, 65534, 65534));
+	JOIN(dev, UNIT, 0, &pool);
+	MAP_PEER(dev, owner, &info);
+	TELL(sock, "mapped");
+	WAIT_FOR(sock, "unmap");
+	/* The declaration outlived the range, and is still the caller's. */
+	CHECK_OK(munmap(u2p(info.addr), info.max));
+	CHECK_OK(unmap_pool_raw(dev, owner));
+	CHECK_ERR(unmap_pool_raw(dev, owner), ENOENT);
+	TELL(sock, "unmapped");
+	WAIT_FOR(sock, "exit");
+}
+
+/* Another user's mapping keeps a range only while its owner lives. */
+TEST(range_not_pinned_by_other_users_mapping)
+{
+	struct join_req one = { UNIT, 0 };
+	struct child a, b, d;
+	struct ag_pool pa, pd;
+	struct status st;
+
+	a = spawn(joiner, &one);
+	RECV(a.sock, pa);
+	b = spawn(foreign_mapper, NULL);
+	SEND(b.sock, a.pid);
+	WAIT_FOR(b.sock, "mapped");
+	TELL(a.sock, "exit");
+	REAP_OK(a.pid);
+
+	STATUS_READ(&st);
+	CHECK(st_find(&st, "process", "pid", a.pid) == NULL);
+	CHECK_TOTALS(&st, 1, 0, 0, 0, 0, 1);
+	status_free(&st);
+	d = spawn(joiner, &one);
+	RECV(d.sock, pd);
+	CHECK_EQ(pd.addr, pa.addr);
+
+	TELL(b.sock, "unmap");
+	WAIT_FOR(b.sock, "unmapped");
+	CHECK_STATUS_TOTALS(2, 0, 0, 0, 0, 0);
+	TELL(b.sock, "exit");
+	REAP_OK(b.pid);
 	TELL(d.sock, "exit");
 	REAP_OK(d.pid);
 }

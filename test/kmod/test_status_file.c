@@ -22,14 +22,15 @@ static const struct {
 } formats[] = {
 	{ "totals", { "processes", "topics", "publishers", "subscribers",
 		      "entries", "mappings" } },
-	{ "process", { "pid", "addr", "size", "max", "state", "attached",
+	{ "process", { "pid", "uid", "addr", "size", "max", "state", "attached",
 		       "publishers", "subscribers", "mappers", "reclaimable" } },
 	{ "topic", { "publishers", "subscribers", "entries", "last-seq" } },
 	{ "publisher", { "id", "pid", "depth", "transient-local", "retained" } },
 	{ "subscriber", { "id", "pid", "depth", "transient-local", "held",
-			  "pending" } },
+			  "pending", "reliable", "queued" } },
 	{ "entry", { "seq", "publisher", "pid", "addr", "len", "refs",
 		     "retained" } },
+	{ "more-entries", { "count" } },
 };
 
 /* Every record is of a documented kind with exactly its keys, in order. */

@@ -145,7 +145,7 @@ int status_load(struct status *st, char *err, size_t errlen)
 			if (parse_kv(r, w + 1, nw - 1, err, errlen))
 				goto bad;
 			if (!strcmp(w[0], "publisher") || !strcmp(w[0], "subscriber") ||
-			    !strcmp(w[0], "entry")) {
+			    !strcmp(w[0], "entry") || !strcmp(w[0], "more-entries")) {
 				if (cur_topic < 0) {
 					snprintf(err, errlen, "line %d: %s line before any topic line",
 						 lineno, w[0]);

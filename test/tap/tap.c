@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agnocast.h"
+#include "params.h"
 #include "status.h"
 #include "tap.h"
 
@@ -486,6 +487,7 @@ static int run_one(struct test_case *t, int num)
 		add_reason("note: killed %d process(es) the failed test left", left);
 	}
 	try_reload_module();
+	params_restore();
 	if (!check_module())
 		ok = 0;
 	if (skipped && ok && report_has_skip(why, sizeof(why))) {
