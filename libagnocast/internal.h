@@ -141,7 +141,7 @@ bool pool_privatize(void);
  * A forked child that joins on its own: unmap the parent's pool (a private
  * copy, or the shared mapping itself when fork bypassed the atfork handlers).
  */
-void pool_drop_copy(bool private_copy);
+void pool_drop_copy(void);
 /* Current size of the pool (the file's, else the allocator's). */
 uint64_t pool_size_now(void);
 

@@ -100,7 +100,7 @@ static int forget_parent(void)
 	if (lib.heap)
 		return lib_fail(EBUSY, "agnocast_join",
 				"this process is a forked child of a process whose heap is its agnocast pool (the heaphook): its heap is a private copy of its parent's pool, so it cannot join; exec a program to join");
-	pool_drop_copy(lib.forked);
+	pool_drop_copy();
 	if (lib.pool_fd >= 0 && !lib.forked)
 		close(lib.pool_fd);	/* fork bypassed our handlers: still the parent's */
 	lib.pool_fd = -1;

@@ -137,11 +137,11 @@ bool pool_privatize(void)
 	return true;
 }
 
-void pool_drop_copy(bool private_copy)
+void pool_drop_copy(void)
 {
-	/* Destroying writes into the allocator's state: never the parent's. */
-	if (lib.mt && private_copy)
-		pool_mt_destroy(lib.mt);
+	/* The copy may be unmapped already, and the parent's must not be written. */
+	if (lib.mt)
+		pool_mt_abandon(lib.mt);
 	lib.mt = NULL;
 	munmap(U2P(lib.addr), lib.max);
 	lib.addr = lib.max = 0;

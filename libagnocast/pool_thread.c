@@ -798,6 +798,24 @@ struct pool_mt *pool_mt_init(void *base, size_t size, size_t max,
 	return mt;
 }
 
+void pool_mt_abandon(struct pool_mt *mt)
+{
+	int i;
+
+	lock(&reg_lock);
+	for (i = 0; i < REG_SLOTS; i++) {
+		if (reg[i].mt == mt) {
+			reg[i].mt = NULL;
+			reg[i].gen = 0;
+		}
+	}
+	unlock(&reg_lock);
+	if (tls.mt == mt) {
+		tls.mt = NULL;
+		tls.tc = NULL;
+	}
+}
+
 void pool_mt_destroy(struct pool_mt *mt)
 {
 	int i;

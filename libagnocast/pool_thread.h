@@ -56,6 +56,13 @@ struct pool_mt *pool_mt_init(void *base, size_t size, size_t max,
  * afterwards; blocks in other threads' caches are simply dropped.
  */
 void pool_mt_destroy(struct pool_mt *mt);
+/*
+ * Forget a pool whose memory may be gone already (a forked child's copy
+ * of its parent's pool, which the child may have unmapped): like
+ * pool_mt_destroy() but never touches the pool's memory. The calling
+ * thread must be the only one that used mt (as in a forked child).
+ */
+void pool_mt_abandon(struct pool_mt *mt);
 
 void *pool_mt_malloc(struct pool_mt *mt, size_t n);
 void *pool_mt_calloc(struct pool_mt *mt, size_t nmemb, size_t n);
