@@ -116,6 +116,8 @@ static bool env_is(const char *name, const char *value, const char *other)
 /* The heaphook's settings; a malformed one ends the process, whatever the fallback. */
 static void configure(uint64_t *size, uint64_t *max)
 {
+	/* The library's own bookkeeping stays out of the pool subscribers read. */
+	lib_sys_allocator(__libc_malloc, __libc_realloc, __libc_free);
 	if (lib_env_sizes(size, max)) {
 		SAY(lib_last_error());
 		_exit(1);

@@ -2,12 +2,56 @@
 /*
  * Pool memory: the malloc family over the pool's allocator (pool_thread.c
  * over pool_alloc.c), and what may be read where. These run on every
- * allocation under the heaphook: no lock, no system call on the way.
+ * allocation under the heaphook: no lock, no system call on the way. And
+ * the library's own memory, which is never the pool's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+} sys = { malloc, realloc, free };
+
+void lib_sys_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *))
+{
+	sys.malloc = m;
+	sys.realloc = r;
+	sys.free = f;
+}
+
+void *sys_malloc(size_t n)
+{
+	return sys.malloc(n);
+}
+
+void *sys_calloc(size_t nmemb, size_t n)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, n, &total))
+		return NULL;
+	p = sys.malloc(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *sys_realloc(void *p, size_t n)
+{
+	return sys.realloc(p, n);
+}
+
+void sys_free(void *p)
+{
+	sys.free(p);
+}
 
 static void *no_pool(const char *op)
 {

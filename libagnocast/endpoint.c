@@ -133,7 +133,7 @@ void endpoints_forked(void)
 		if (ep->is_sub) {
 			struct agnocast_subscriber *sub = (struct agnocast_subscriber *)ep;
 
-			free(sub->holds);
+			sys_free(sub->holds);
 			sub->holds = NULL;
 			sub->nr_holds = sub->cap_holds = 0;
 		}

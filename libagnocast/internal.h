@@ -152,6 +152,18 @@ void fork_register(void);
 
 /* ---- alloc.c ------------------------------------------------------------------------------ */
 
+/*
+ * The library's own memory (handles, tables, answers to the caller) never
+ * lives in the pool, which every subscriber reads: it comes from the C
+ * library's allocator. The heaphook, whose malloc is the pool's, hands the
+ * library glibc's own functions (lib_sys_allocator) before joining.
+ */
+void *sys_malloc(size_t n);
+void *sys_calloc(size_t nmemb, size_t n);
+void *sys_realloc(void *p, size_t n);
+void sys_free(void *p);
+void lib_sys_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *));
+
 void *lib_alloc(size_t n);
 void lib_free(void *p);
 bool lib_owns(const void *p);

@@ -26,7 +26,7 @@ static uint32_t grow(uint32_t total)
 /* (Re)allocate *buf for cap items of size; 0 or -ENOMEM. */
 static int resize(void **buf, uint32_t cap, size_t size, const char *op)
 {
-	void *b = realloc(*buf, (size_t)(cap ? cap : 1) * size);
+	void *b = sys_realloc(*buf, (size_t)(cap ? cap : 1) * size);
 
 	if (!b)
 		return lib_fail(ENOMEM, op, "no memory for the answer");
@@ -51,7 +51,7 @@ int lib_list_topics(struct agnocast_topic_name **names, uint32_t *count)
 		cap = grow(a.nr_topics);
 	}
 	if (r < 0) {
-		free(buf);
+		sys_free(buf);
 		return r;
 	}
 	*names = buf;
@@ -96,8 +96,8 @@ int lib_topic_info(const char *topic, struct agnocast_topic *out)
 
 void lib_topic_free(struct agnocast_topic *t)
 {
-	free(t->pubs);
-	free(t->subs);
+	sys_free(t->pubs);
+	sys_free(t->subs);
 	t->pubs = t->subs = NULL;
 	t->nr_pubs = t->nr_subs = 0;
 }
@@ -119,7 +119,7 @@ int lib_list_processes(struct agnocast_process_info **procs, uint32_t *count)
 		cap = grow(a.nr_procs);
 	}
 	if (r < 0) {
-		free(buf);
+		sys_free(buf);
 		return r;
 	}
 	*procs = buf;
@@ -140,7 +140,7 @@ int lib_status(char **text, size_t *len)
 	while (got > 0) {
 		if (!buf || n + 1 >= cap) {
 			cap = buf ? 2 * cap : cap;
-			b = realloc(buf, cap);
+			b = sys_realloc(buf, cap);
 			if (!b) {
 				got = -1;
 				errno = ENOMEM;
@@ -156,7 +156,7 @@ int lib_status(char **text, size_t *len)
 	}
 	close(fd);
 	if (got < 0) {
-		free(buf);
+		sys_free(buf);
 		return lib_fail(errno, "read " AGNOCAST_STATUS_PATH, NULL);
 	}
 	buf[n] = '\0';
@@ -181,6 +181,6 @@ int lib_totals(struct agnocast_totals *out)
 			     "no totals line in the status file: the module's format differs from this library's");
 	else
 		*out = (struct agnocast_totals){ v[0], v[1], v[2], v[3], v[4], v[5] };
-	free(text);
+	sys_free(text);
 	return r;
 }

@@ -74,7 +74,7 @@ static int table_add(struct lib_peer *p)
 {
 	if (nr_peers == cap_peers) {
 		uint32_t cap = cap_peers ? 2 * cap_peers : 16;
-		struct lib_peer **t = realloc(table, cap * sizeof(*t));
+		struct lib_peer **t = sys_realloc(table, cap * sizeof(*t));
 
 		if (!t)
 			return lib_fail(ENOMEM, "malloc", "no memory for the table of mapped pools");
@@ -116,7 +116,7 @@ static void drop(struct lib_peer *p)
 		close(p->pidfd);
 	}
 	table_remove(p);
-	free(p);
+	sys_free(p);
 }
 
 /* The owner's pidfd: readable once it exited; -1 (and gone) if it is already. */
@@ -214,9 +214,9 @@ static int map_answer(const struct agnocast_pool_info *g, int fd, const char *ho
 		return map_failed(m == MAP_FAILED ? errno : EEXIST, g, how,
 				  "something else is mapped in its range here");
 	}
-	p = calloc(1, sizeof(*p));
+	p = sys_calloc(1, sizeof(*p));
 	if (!p || table_add(p)) {
-		free(p);
+		sys_free(p);
 		munmap(m, g->max);
 		undeclare(g->addr);
 		return lib_fail(ENOMEM, "malloc", "no memory to record a mapped pool");
@@ -279,7 +279,7 @@ static struct lib_hold *sub_hold(struct agnocast_subscriber *sub, struct lib_pee
 		return NULL;
 	if (sub->nr_holds == sub->cap_holds) {
 		uint32_t cap = sub->cap_holds ? 2 * sub->cap_holds : 4;
-		struct lib_hold *h = realloc(sub->holds, cap * sizeof(*h));
+		struct lib_hold *h = sys_realloc(sub->holds, cap * sizeof(*h));
 
 		if (!h)
 			return NULL;
@@ -339,7 +339,7 @@ void peers_drop_sub(struct agnocast_subscriber *sub)
 		sub->holds[i].peer->holds -= sub->holds[i].n;
 		settle(sub->holds[i].peer);
 	}
-	free(sub->holds);
+	sys_free(sub->holds);
 	sub->holds = NULL;
 	sub->nr_holds = sub->cap_holds = 0;
 	peers_unlock();

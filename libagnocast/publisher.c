@@ -74,7 +74,7 @@ int lib_publisher_create(const char *topic, const struct agnocast_qos *qos,
 	r = endpoint_topic(a.topic, topic, "AGNOCAST_ADD_PUBLISHER_CMD");
 	if (r)
 		return r;
-	pub = calloc(1, sizeof(*pub));
+	pub = sys_calloc(1, sizeof(*pub));
 	if (!pub)
 		return lib_fail(ENOMEM, "malloc", "no memory for a publisher");
 	a.qos = endpoint_qos(qos);
@@ -82,7 +82,7 @@ int lib_publisher_create(const char *topic, const struct agnocast_qos *qos,
 	a.sub_pids_cap = AGNOCAST_TOPIC_SUBS_MAX;
 	r = lib_ioctl(AGNOCAST_ADD_PUBLISHER_CMD, &a);
 	if (r < 0) {
-		free(pub);
+		sys_free(pub);
 		return lib_ioctl_fail(-r, "AGNOCAST_ADD_PUBLISHER_CMD", topic);
 	}
 	pub->ep.id = a.publisher_id;
@@ -173,6 +173,6 @@ int lib_publisher_destroy(struct agnocast_publisher *pub)
 	endpoint_unlink(&pub->ep);
 	if (pub->fd >= 0)
 		close(pub->fd);
-	free(pub);
+	sys_free(pub);
 	return r;
 }

@@ -41,7 +41,7 @@ static void remove_new(uint32_t id, int fd)
 static int subscribe(struct agnocast_subscriber *sub, const char *topic, const struct agnocast_qos *qos)
 {
 	/* At most AGNOCAST_TOPIC_PUBS_MAX publisher processes: never truncated. */
-	struct agnocast_pool_info *pubs = calloc(AGNOCAST_TOPIC_PUBS_MAX, sizeof(*pubs));
+	struct agnocast_pool_info *pubs = sys_calloc(AGNOCAST_TOPIC_PUBS_MAX, sizeof(*pubs));
 	struct agnocast_add_subscriber_args a;
 	int r;
 
@@ -62,7 +62,7 @@ static int subscribe(struct agnocast_subscriber *sub, const char *topic, const s
 		if (r)
 			remove_new(a.subscriber_id, a.fd);
 	}
-	free(pubs);
+	sys_free(pubs);
 	if (r)
 		return r;
 	sub->ep.id = a.subscriber_id;
@@ -87,12 +87,12 @@ int lib_subscriber_create(const char *topic, const struct agnocast_qos *qos,
 		if (r)
 			return r;
 	}
-	sub = calloc(1, sizeof(*sub));
+	sub = sys_calloc(1, sizeof(*sub));
 	if (!sub)
 		return lib_fail(ENOMEM, "malloc", "no memory for a subscriber");
 	r = subscribe(sub, topic, qos);
 	if (r) {
-		free(sub);
+		sys_free(sub);
 		return r;
 	}
 	endpoint_link(&sub->ep);
@@ -212,6 +212,6 @@ int lib_subscriber_destroy(struct agnocast_subscriber *sub)
 	if (sub->fd >= 0)
 		close(sub->fd);
 	peers_drop_sub(sub);
-	free(sub);
+	sys_free(sub);
 	return r;
 }
