@@ -114,8 +114,8 @@ struct lib_state {
 extern struct lib_state lib;
 
 /*
- * 0 when the calling process has joined (and is not a forked child), else
- * -ESRCH with a message naming op.
+ * 0 when the process has joined (and is not a forked child), else -ESRCH
+ * with a message naming op.
  */
 int lib_acting(const char *op);
 /* Is [p, p + len) inside our pool's current size? */
@@ -137,10 +137,7 @@ int pool_create_attach(void);
 int pool_grow(void *ctx, size_t new_size);
 /* In a forked child: the pool becomes a private copy at the same address. */
 bool pool_privatize(void);
-/*
- * A forked child that joins on its own: unmap the parent's pool (a private
- * copy, or the shared mapping itself when fork bypassed the atfork handlers).
- */
+/* A forked child that joins on its own: unmap its copy of the parent's pool. */
 void pool_drop_copy(void);
 /* Current size of the pool (the file's, else the allocator's). */
 uint64_t pool_size_now(void);

@@ -18,11 +18,16 @@ struct lib_state lib = {
 	.endpoints = { .next = &lib.endpoints, .prev = &lib.endpoints },
 };
 
+/*
+ * No pid check: a task that shares our memory without being of our
+ * thread group (clone(CLONE_VM)) is the module's to refuse (EPERM), and a
+ * forked child is marked by the atfork handler.
+ */
 int lib_acting(const char *op)
 {
-	if (atomic_load_explicit(&lib.joined, memory_order_acquire) && lib.pid == getpid())
+	if (atomic_load_explicit(&lib.joined, memory_order_acquire))
 		return 0;
-	if (lib.forked || (atomic_load(&lib.joined) && lib.pid != getpid()))
+	if (lib.forked)
 		return lib_fail(ESRCH, op,
 				"this process is a forked child of a joined process, which makes it a new, unjoined process: call agnocast_join() in it (or exec)");
 	return lib_fail(ESRCH, op, "this process has not joined: call agnocast_join() first");
@@ -101,9 +106,6 @@ static int forget_parent(void)
 		return lib_fail(EBUSY, "agnocast_join",
 				"this process is a forked child of a process whose heap is its agnocast pool (the heaphook): its heap is a private copy of its parent's pool, so it cannot join; exec a program to join");
 	pool_drop_copy();
-	if (lib.pool_fd >= 0 && !lib.forked)
-		close(lib.pool_fd);	/* fork bypassed our handlers: still the parent's */
-	lib.pool_fd = -1;
 	lib.forked = false;
 	lib.stage = STAGE_NONE;
 	atomic_store(&lib.joined, false);
@@ -115,8 +117,11 @@ static int join_common(uint64_t size, uint64_t max, bool heap, uint32_t flags)
 	int r = 0;
 
 	pthread_mutex_lock(&lib.lock);
-	if (lib.forked || (lib.stage == STAGE_READY && lib.pid != getpid()))
+	if (lib.forked)
 		r = forget_parent();
+	else if (lib.stage == STAGE_READY && lib.pid != getpid())
+		r = lib_fail(EPERM, "agnocast_join",
+			     "this task shares its memory with the process that joined without being one of its threads (clone(CLONE_VM), or vfork before exec): join from a fork() child or after exec");
 	if (r == 0 && lib.stage == STAGE_READY)
 		r = 1;
 	else if (r == 0) {
