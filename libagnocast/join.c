@@ -141,6 +141,9 @@ int lib_join(const struct agnocast_join_opts *opts)
 	uint64_t size = opts ? opts->pool_size : 0, max = opts ? opts->pool_max : 0;
 	int r = 0;
 
+	/* Joined already: the sizes are ignored, whatever they are. */
+	if (atomic_load_explicit(&lib.joined, memory_order_acquire))
+		return join_common(0, 0, false, 0);
 	if (opts && opts->dev_fd >= 0)
 		lib_device_borrow(opts->dev_fd);
 	if (!size)
