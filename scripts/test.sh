@@ -25,18 +25,22 @@ step "set-up: Debian packages"
 bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
-guest_results=(kmod.tap ts.json)
+guest_results=(kmod.tap libagnocast.tap ts.json)
 [ -x test/heaphook/run-in-guest.sh ] && guest_results+=(heaphook.tap)
 results=$BUILD/results
 rm -rf "$results" && mkdir -p "$results"
 
-step "build: module integration suite (test/kmod)"
+step "build: libagnocast (shared, static, the README's examples) and its allocator's host tests"
+make -s -C libagnocast all tests
+
+step "build: the guest suites of the module and of libagnocast (test/kmod, test/libagnocast)"
 make -s -C test/kmod
+make -s -C test/libagnocast
 
 step "build: the addon, the TypeScript library, the heaphook and the C programs"
 npm run -s build
 make -s -C scripts/demo
-make -s -C heaphook all tests
+make -s -C heaphook
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
 
 step "typecheck: the library, its tests and the TypeScript scripts (tsc --noEmit, strict)"
@@ -48,15 +52,15 @@ npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json
 
 step "host: allocator tests (plain, ASan+UBSan, TSan)"
 for v in plain asan tsan; do
-	bin=$BUILD/heaphook/test_pool_alloc_$v
-	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/heaphook-alloc-$v.tap" 2>&1 || true
+	bin=$BUILD/libagnocast/test_pool_alloc_$v
+	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/pool-alloc-$v.tap" 2>&1 || true
 done
 
 for k in "${kernels[@]}"; do
 	eval "$(bash scripts/kernels.sh "$k")"
 	step "build: agnocast.ko for the $k kernel ($KVER)"
 	make -s -C kmod OUT="$BUILD/kmod/$k" KDIR="$KBUILD"
-	step "guest $k: booting $KVER under QEMU, running the guest suites (module, library, heaphook)"
+	step "guest $k: booting $KVER under QEMU, running the guest suites (module, C library, TypeScript library, heaphook)"
 	guest_tap=$results/guest-$k.tap
 	if bash scripts/guest.sh "$k" -- bash test/run-in-guest.sh "$k"; then
 		printf 'ok 1 - the %s guest ran the suite with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
