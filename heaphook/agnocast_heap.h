@@ -9,12 +9,11 @@
  * assigned and attached). Being the first copy of libagnocast in the
  * process, it is the one every other copy forwards to (the Node addon's, a
  * program's), and it exports libagnocast's functions too. From then on
- * malloc, free, calloc,
- * realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
- * pvalloc and malloc_usable_size are served from the pool, so anything the
- * process builds (strings, vectors, trees of pointers) can be published as
- * is: a subscriber maps the pool read-only at the same address and follows
- * the same pointers.
+ * malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size are
+ * served from the pool, so anything the process builds (strings, vectors,
+ * trees of pointers) can be published as is: a subscriber maps the pool
+ * read-only at the same address and follows the same pointers.
  *
  * Environment
  *   AGNOCAST_MEMPOOL_SIZE        initial pool size: bytes, or with a K, M or
