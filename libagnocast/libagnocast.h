@@ -40,8 +40,8 @@
  * Threads
  *   Every function may be called from any thread, concurrently, except
  *   where it says otherwise: a publisher or subscriber may be used by
- *   several threads at once, but destroyed only when no other thread uses
- *   it.
+ *   several threads at once, but destroyed (or removed by agnocast_leave())
+ *   only when no other thread uses it.
  *
  * fork
  *   A forked child is a new process for the module: it is not joined and
