@@ -77,6 +77,15 @@ inline Napi::Value U64Number(Napi::Env env, uint64_t v)
 /* { pid, addr (BigInt), size, max } */
 Napi::Object PoolInfoObject(Napi::Env env, const struct agnocast_pool_info &p);
 
+/* ---- join.cc ------------------------------------------------------------- */
+
+/*
+ * The binding's own precondition: join() was called in this process (under
+ * the heaphook the process is joined before main, but the binding's calls
+ * still wait for join(), as without it). Throws ESRCH naming op otherwise.
+ */
+void RequireJoin(Napi::Env env, const char *op);
+
 /* ---- endpoints.cc -------------------------------------------------------- */
 
 /* The library's handle of publisher id, or throws ENOENT naming syscall. */

@@ -4,11 +4,15 @@
  * agnocast_join(): under the heaphook the library forwards it to the
  * heaphook's copy, which joined before main, and the answer is its pool.
  */
+#include <atomic>
+
 #include "addon.h"
 
 namespace agnocast {
 
 namespace {
+
+std::atomic<bool> g_joined{false};
 
 Napi::Value Version(const Napi::CallbackInfo &info)
 {
@@ -35,6 +39,7 @@ Napi::Value Join(const Napi::CallbackInfo &info)
 	opts.dev_fd = -1;
 	Check(env, agnocast_join(&opts));
 	Check(env, agnocast_pool_info(&pool));
+	g_joined.store(true, std::memory_order_release);
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("pid", Napi::Number::New(env, pool.pid));
 	o.Set("addr", Napi::BigInt::New(env, static_cast<uint64_t>(pool.addr)));
@@ -51,6 +56,12 @@ Napi::Value Leave(const Napi::CallbackInfo &info)
 }
 
 }  // namespace
+
+void RequireJoin(Napi::Env env, const char *op)
+{
+	if (!g_joined.load(std::memory_order_acquire))
+		ThrowErrno(env, ESRCH, op, "this process has not joined: call join() first");
+}
 
 void InitJoin(Napi::Env env, Napi::Object exports)
 {

@@ -120,6 +120,7 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 	uint64_t size = ArgU64(info, 0, "size");
 
+	RequireJoin(env, "agnocast_alloc");
 	void *p = agnocast_alloc(static_cast<size_t>(size));
 	if (!p)
 		ThrowLib(env, -errno);
@@ -195,6 +196,7 @@ Napi::Value ReclaimFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 
+	RequireJoin(env, "agnocast_reclaim");
 	return Napi::Number::New(env, Check(env, agnocast_reclaim()));
 }
 

@@ -54,6 +54,7 @@ Napi::Value EventsFd(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 
+	RequireJoin(env, "agnocast_events_fd");
 	return Napi::Number::New(env, Check(env, agnocast_events_fd()));
 }
 
