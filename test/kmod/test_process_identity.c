@@ -670,24 +670,29 @@ TEST(cleanup_waits_for_the_last_task_of_the_mm)
 	CHECK(!shm_exists(c.pid));
 }
 
-/* ---- a pid whose joiner is gone ---------------------------------------- */
+/* ---- an mm shared with another thread group cannot join ---------------- */
 
 static int g_dev;
-static struct ag_pool g_kpool;
+static int g_clone_join_err;
 
-/* Joins (the real way) for the mm it shares with its parent, then ends. */
+/* Tries to join for the mm it shares with its parent. */
 static int clone_joiner(void *arg)
 {
+	struct agnocast_add_process_args a;
+
 	(void)arg;
-	JOIN(g_dev, UNIT, 0, &g_kpool);
+	memset(&a, 0, sizeof(a));
+	a.pool_size = UNIT;
+	g_clone_join_err = ag_ioctl(g_dev, AGNOCAST_ADD_PROCESS_CMD, &a) ? errno : 0;
 	return 0;
 }
 
 /*
- * S: a clone(CLONE_VM) child K joins for S's mm and ends; S lives on
- * with the mm, and gets EPERM (the mm's registration is K's).
+ * A registration must not outlive the thread group that made it: a
+ * clone(CLONE_VM) child cannot join for the mm it shares, and neither can
+ * the parent once its mm served another thread group.
  */
-static void mm_donor(int sock, void *arg)
+static void mm_sharer(int sock, void *arg)
 {
 	struct agnocast_add_process_args a;
 	size_t stack_len = 256 * 1024;
@@ -700,45 +705,80 @@ static void mm_donor(int sock, void *arg)
 	stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	CHECK(stack != MAP_FAILED);
+	g_clone_join_err = -1;
 	k = clone(clone_joiner, stack + stack_len, CLONE_VM | SIGCHLD, NULL);
 	CHECK(k > 0);
 	CHECK_EQ(waitpid(k, &st, 0), k);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	SEND(sock, k);
-	SEND(sock, g_kpool);
+	CHECK_EQ(g_clone_join_err, EPERM);
 	memset(&a, 0, sizeof(a));
 	a.pool_size = UNIT;
 	CHECK_ERR(ag_ioctl(g_dev, AGNOCAST_ADD_PROCESS_CMD, &a), EPERM);
+	TELL(sock, "refused");
+}
+
+TEST(shared_mm_cannot_join)
+{
+	struct child c = spawn(mm_sharer, NULL);
+
+	WAIT_FOR(c.sock, "refused");
+	REAP_OK(c.pid);
+}
+
+/* ---- a reused pid names the process that has it now -------------------- */
+
+/* Joins, maps arg's pool (pid), tells, waits; its declaration pins it. */
+static void pinning_mapper(int sock, void *arg)
+{
+	struct agnocast_pool_info info;
+	struct ag_pool pool;
+	pid_t owner;
+	int dev = AG_OPEN();
+
+	(void)arg;
+	JOIN(dev, UNIT, 0, &pool);
+	RECV(sock, owner);
+	MAP_PEER(dev, owner, &info);
+	TELL(sock, "mapped");
+	WAIT_FOR(sock, "exit");
+}
+
+static void plain_joiner(int sock, void *arg)
+{
+	struct ag_pool pool;
+	int dev = AG_OPEN();
+
+	(void)arg;
+	JOIN(dev, UNIT, 0, &pool);
+	SEND(sock, pool);
 	WAIT_FOR(sock, "exit");
 }
 
 /*
- * A pid names the pool of the process that has it now. Here the pid of a
- * joiner that ended (its mm living on in another thread group, so its
- * registration stays) is given to a new process (clone3 set_tid, as pid
- * reuse would in time), which joins: MAP_POOL of that pid must give the
- * new process's pool.
+ * A's pool outlives A (a mapper of its user pins it); A's pid number is
+ * then given to a new process N (clone3 set_tid, as pid reuse would in
+ * time), which joins: MAP_POOL of that pid gives N's pool, and A's is
+ * still there by address.
  */
 TEST(reused_pid_names_the_new_process_pool)
 {
+	struct agnocast_map_pool_args mp;
 	struct agnocast_pool_info info;
 	struct clone_args ca;
-	struct ag_pool pool, npool, kpool;
-	struct status st;
-	struct child d;
-	int sv[2], dev = AG_OPEN();
+	struct ag_pool apool, npool, mypool;
+	struct child a, m;
+	int sv[2], fd, dev;
 	pid_t k, n;
 
-	d = spawn(mm_donor, NULL);
-	RECV(d.sock, k);
-	RECV(d.sock, kpool);
-	STATUS_READ(&st);
-	note("after K (pid %d, a clone(CLONE_VM) child that joined) ended: %s",
-	     k, st_find(&st, "process", "pid", k) ?
-	     "a live process record of pid K" : "no record of pid K");
-	status_free(&st);
+	a = spawn(plain_joiner, NULL);
+	RECV(a.sock, apool);
+	m = spawn(pinning_mapper, NULL);
+	SEND(m.sock, a.pid);
+	WAIT_FOR(m.sock, "mapped");
+	TELL(a.sock, "exit");
+	REAP_OK(a.pid);
+	k = a.pid;
 
-	/* A new process under K's pid number joins. */
 	CHECK_OK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
 	memset(&ca, 0, sizeof(ca));
 	ca.exit_signal = SIGCHLD;
@@ -750,6 +790,7 @@ TEST(reused_pid_names_the_new_process_pool)
 		FAIL("clone3 with set_tid %d: %s", k, errname(errno));
 	if (n == 0) {
 		close(sv[0]);
+		dev = AG_OPEN();
 		JOIN(dev, UNIT, 0, &npool);
 		SEND(sv[1], npool);
 		WAIT_FOR(sv[1], "exit");
@@ -758,16 +799,20 @@ TEST(reused_pid_names_the_new_process_pool)
 	close(sv[1]);
 	CHECK_EQ(n, k);
 	RECV(sv[0], npool);
-	JOIN(dev, UNIT, 0, &pool);
+	CHECK(npool.addr != apool.addr);
+	dev = AG_OPEN();
+	JOIN(dev, UNIT, 0, &mypool);
 	CHECK_OK(map_pool_raw(dev, n, &info));
-	if (info.addr != npool.addr)
-		FAIL("MAP_POOL(pid %d) gave the pool at 0x%llx (the ended joiner's, 0x%llx), not that of process %d at 0x%llx",
-		     n, (unsigned long long)info.addr,
-		     (unsigned long long)kpool.addr, n,
-		     (unsigned long long)npool.addr);
-	CHECK_OK(unmap_pool_raw(dev, n));
+	CHECK_EQ(info.addr, npool.addr);
+	memset(&mp, 0, sizeof(mp));
+	mp.pool.addr = apool.addr;	/* the old one is there by address */
+	CHECK_OK(ag_ioctl(dev, AGNOCAST_MAP_POOL_CMD, &mp));
+	CHECK_EQ(mp.pool.addr, apool.addr);
+	fd = mp.fd;
+	if (fd >= 0)
+		close(fd);
 	TELL(sv[0], "exit");
 	REAP_OK(n);
-	TELL(d.sock, "exit");
-	REAP_OK(d.pid);
+	TELL(m.sock, "exit");
+	REAP_OK(m.pid);
 }
