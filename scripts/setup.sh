@@ -7,7 +7,8 @@ set -euo pipefail
 
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd
       linux-headers-amd64 linux-headers-6.12-amd64
-      bc flex bison libelf-dev libssl-dev dwarves g++ make)
+      bc flex bison libelf-dev libssl-dev dwarves g++ make
+      gcc-multilib)
 # The debug kernel is built from source only when asked for (CI, or
 # AGNOCAST_DEBUG_KERNEL=1), so the source package is only fetched then.
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then

@@ -207,7 +207,10 @@ struct agnocast_version_args {
  * returns the pool.
  * Errors: EINVAL (pool_size 0, pool_max < pool_size), E2BIG (a size above
  * AGNOCAST_POOL_SIZE_MAX), ENOSPC (no free address range that large),
- * EDQUOT (max_procs_per_user or max_window_per_user reached), EPERM,
+ * EDQUOT (max_procs_per_user or max_window_per_user reached), EPERM (the
+ * caller's mm serves or served another thread group: a vfork child before
+ * exec, a clone(CLONE_VM) child, or a process that made one before
+ * joining; a registration must not outlive the thread group that made it),
  * EOPNOTSUPP (a 32-bit caller), EINTR.
  */
 #define AGNOCAST_JOIN_EXISTING		(1U << 0)
@@ -416,7 +419,8 @@ struct agnocast_reclaim_args {
 
 /*
  * Map another process's pool. The pool is named by pool.pid (> 0, in the
- * caller's pid namespace) or, with pool.pid 0, by pool.addr: any address
+ * caller's pid namespace: the process that has that pid now, else an
+ * exited owner that had it) or, with pool.pid 0, by pool.addr: any address
  * inside its reserved range (an entry's address will do, whatever pid
  * namespace the owner is in). The module returns the geometry and fd, a new
  * read-only descriptor (O_CLOEXEC) of the very file the owner attached:

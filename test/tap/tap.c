@@ -609,7 +609,8 @@ static int setup(const char *tap_path)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	params_snapshot();	/* before any test can change one */
+	/* Before the first test: what it changes is put back after it. */
+	params_snapshot();
 	tap("TAP version 13\n");
 	if (leftover_shm(names, sizeof(names))) {
 		tap("# note: /dev/shm holds stale names before the suite (removed): %s\n", names);
