@@ -85,6 +85,8 @@ static const char *hint(int err, const char *op)
 	case ESRCH:
 		return "this process has not joined: call agnocast_join() first (a forked child must join on its own)";
 	case EPERM:
+		if (strstr(op, "ADD_PROCESS"))
+			return "this process's memory serves or served another thread group (it is a vfork or clone(CLONE_VM) child, or made one before joining): join before spawning children that share memory (posix_spawn, vfork), or from a fork() child";
 		return "the id belongs to another process, or this task shares a joined process's memory without being one of its threads (clone(CLONE_VM)): ids cannot be shared between processes";
 	case EDQUOT:
 		return edquot_hint(op);
