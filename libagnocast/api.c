@@ -59,6 +59,7 @@ const struct agnocast_api lib_table = {
 	.publisher_fd = lib_publisher_fd,
 	.publisher_state = lib_publisher_state,
 	.subscriber_state = lib_subscriber_state,
+	.discovery_unlink = lib_discovery_unlink,
 };
 
 /* The exported name of the table (the object itself stays this copy's). */
@@ -314,4 +315,9 @@ PUBLIC int agnocast_subscriber_state(struct agnocast_subscriber *sub,
 				     struct agnocast_endpoint_state_args *out)
 {
 	return api()->subscriber_state(sub, out);
+}
+
+PUBLIC int agnocast_discovery_unlink(void)
+{
+	return api()->discovery_unlink();
 }

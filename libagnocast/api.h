@@ -67,6 +67,7 @@ struct agnocast_api {
 			       struct agnocast_endpoint_state_args *out);
 	int (*subscriber_state)(struct agnocast_subscriber *sub,
 				struct agnocast_endpoint_state_args *out);
+	int (*discovery_unlink)(void);
 };
 
 #endif /* LIBAGNOCAST_API_H */

@@ -25,6 +25,7 @@
 #define QUEUE_MODE	0622
 
 static pid_t queue_owner;	/* the process that created our queue */
+static char queue_path[40];	/* its name, for unlinking from a signal handler */
 
 static void queue_name(char *buf, size_t len, pid_t pid)
 {
@@ -84,16 +85,19 @@ int discovery_parse(const char *msg, size_t len, pid_t *pid)
 	return 0;
 }
 
+/* Async-signal-safe: getpid and mq_unlink are system calls, the name is ready. */
+int lib_discovery_unlink(void)
+{
+	if (queue_owner != getpid())
+		return 0;
+	queue_owner = 0;
+	return mq_unlink(queue_path) == 0 ? 1 : 0;
+}
+
 /* At exit: a queue whose name nobody else removes. */
 static void unlink_at_exit(void)
 {
-	char name[40];
-
-	if (queue_owner == getpid()) {
-		queue_name(name, sizeof(name), queue_owner);
-		mq_unlink(name);
-		queue_owner = 0;
-	}
+	lib_discovery_unlink();
 }
 
 static int open_queue(const char *name)
@@ -140,6 +144,7 @@ int discovery_create_locked(void)
 	if (q < 0)
 		return q;
 	lib.queue_fd = q;
+	snprintf(queue_path, sizeof(queue_path), "%s", name);
 	queue_owner = getpid();
 	events_add(q);
 	if (!atexit_done && atexit(unlink_at_exit) == 0)

@@ -280,6 +280,7 @@ int lib_mapped_pools(struct agnocast_pool_info *pools, uint32_t cap);
 int lib_discovery_create(void);
 int lib_discovery_drain(void);
 int lib_announce(pid_t pid, const char *topic);
+int lib_discovery_unlink(void);
 int lib_events_fd(void);
 int lib_handle_events(void);
 int lib_list_topics(struct agnocast_topic_name **names, uint32_t *count);

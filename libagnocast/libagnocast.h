@@ -442,6 +442,14 @@ int agnocast_discovery_create(void);
 /* Map the pools of every notice waiting on the queue; returns how many notices. */
 int agnocast_discovery_drain(void);
 /*
+ * Unlink this process's discovery queue now; async-signal-safe, for a
+ * program's own handler of the signals that end it (the library installs
+ * none): a process killed by a signal leaves its queue otherwise. Returns
+ * 1 when a queue was unlinked, 0 when there was none. The queue keeps
+ * working for this process until agnocast_leave() or exit.
+ */
+int agnocast_discovery_unlink(void);
+/*
  * Post the notice for a publisher of this process on topic to process
  * pid's queue. Returns 1 when posted, 0 when that process has no queue, or
  * its queue is full or not writable by us (the notice is only a hint), or

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,14 @@ const char *demo_fmt_size(char *buf, size_t len, uint64_t b)
 	return buf;
 }
 
+/* Ended by a signal: the discovery queue goes first (nobody else removes it). */
+static void on_fatal_signal(int sig)
+{
+	agnocast_discovery_unlink();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 struct agnocast_pool demo_join(uint64_t pool_size, int with_queue)
 {
 	struct agnocast_join_opts opts = { .pool_size = pool_size, .dev_fd = -1 };
@@ -103,6 +112,9 @@ struct agnocast_pool demo_join(uint64_t pool_size, int with_queue)
 		demo_die("AGNOCAST_MEMPOOL_SIZE=%s: not a size (bytes, or with K, M, G)", env);
 	opts.flags = with_queue ? 0 : AGNOCAST_OPT_NO_DISCOVERY;
 	demo_ok(agnocast_join(&opts), "joining agnocast");
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGHUP, on_fatal_signal);
 	demo_ok(agnocast_pool_info(&pool), "reading our pool's geometry");
 	return pool;
 }

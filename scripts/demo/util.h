@@ -43,7 +43,8 @@ const char *demo_fmt_size(char *buf, size_t len, uint64_t bytes);
  * Join (agnocast_join) with a pool of pool_size bytes unless
  * AGNOCAST_MEMPOOL_SIZE says otherwise; with_queue 0: no discovery queue
  * (pools are learnt from the module's answers and from entries). Ends the
- * process on failure. Returns the pool.
+ * process on failure. SIGTERM, SIGINT and SIGHUP unlink the discovery
+ * queue before they end the process. Returns the pool.
  */
 struct agnocast_pool demo_join(uint64_t pool_size, int with_queue);
 
