@@ -54,10 +54,10 @@
  *     the child does not declare them (MAP_POOL); the library unmaps such a
  *     mapping when the child needs its address range;
  *   - the inherited publisher and subscriber descriptors (each is its
- *     endpoint: the child's copy would keep it alive), the discovery queue and the
- *     library's device descriptor are closed (a borrowed one,
- *     agnocast_join_opts.dev_fd, is left alone); the discovery queue's name
- *     stays the parent's;
+ *     endpoint: the child's copy would keep it alive), the discovery queue
+ *     and the library's device descriptor are closed (a borrowed one,
+ *     agnocast_join_opts.dev_fd, is left alone); the discovery queue's
+ *     name stays the parent's;
  *   - calls that act for the process (pool info, publish, receive, map,
  *     ...) fail with -ESRCH; inherited publishers and subscribers can only
  *     be destroyed (which just frees them); introspection works;
@@ -67,8 +67,10 @@
  *     the child stays on its private copy until it execs.
  *   vfork and posix_spawn children copy nothing. A task that shares the mm
  *   of a joined process without being of its thread group (clone(CLONE_VM)
- *   without CLONE_THREAD) gets -EPERM from every call that acts for the
- *   process.
+ *   without CLONE_THREAD, vfork before exec) gets -EPERM from every call
+ *   that acts for the process, agnocast_join() included; and the module
+ *   refuses to join a process whose memory served such a task before
+ *   (join before spawning with vfork or posix_spawn).
  *
  * Life of a message
  *   agnocast_join(NULL);                             pool, once per process
