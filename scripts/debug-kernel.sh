@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds a debug kernel from Debian's linux-source-6.1 with a trimmed config
-# (tinyconfig plus what a guest and the detectors need): about 11 minutes on
-# two cores, a full defconfig with KASAN takes over half an hour. The
-# detectors, each a line in the guest's kernel log (kernel-trouble.txt):
+# (tinyconfig plus what a guest and the detectors need): 25 minutes of CPU
+# time, about 13 minutes on two idle cores (a full defconfig with KASAN
+# takes well over half an hour). The detectors, each reporting in the
+# guest's kernel log (see kernel-trouble.txt):
 #   KASAN (inline) and KFENCE        use-after-free, out-of-bounds, double free
 #   kmemleak                         leaks (guest-init.sh scans at the end)
 #   lockdep (PROVE_LOCKING, PROVE_RCU), DEBUG_ATOMIC_SLEEP, PREEMPT with
@@ -94,7 +95,7 @@ done
 for o in "${off[@]}"; do
 	! grep -q "^CONFIG_$o=" .config || die "debug kernel config has CONFIG_$o on"
 done
-step "debug kernel: building bzImage (about 11 minutes on 2 cores; cached afterwards)"
+step "debug kernel: building bzImage (about 13 minutes on 2 idle cores; cached afterwards)"
 log=$CACHE/debug-kernel-build.log
 if ! make -s -j"$(nproc)" bzImage >"$log" 2>&1; then
 	tail -n 30 "$log" >&2
