@@ -3,6 +3,8 @@
 # Usage (inside a guest, see scripts/guest.sh): test/run-in-guest.sh 6.1|6.12|rt|debug
 # Loads the module built for that kernel (build/kmod/KERNEL/agnocast.ko) and
 # runs the guest suites, each writing its results to the output share:
+#   install   module install / doctor / module uninstall, before
+#             the module is loaded (test/install/in-guest.sh)     install.tap
 #   kmod      the module suite (build/test/kmod/agnocast-ktest)   kmod.tap
 #   fuzz      the sequence fuzzer, when build/test/fuzz/agnocast-fuzz
 #             exists, for AGNOCAST_FUZZ_SECONDS (default 60)      fuzz.tap
@@ -19,13 +21,18 @@ case $kernel in
 *) echo "usage: test/run-in-guest.sh 6.1|6.12|rt|debug" >&2; exit 2 ;;
 esac
 out=$AGNOCAST_GUEST_OUT
-suites=" ${AGNOCAST_GUEST_SUITES:-kmod fuzz ts heaphook} "
+suites=" ${AGNOCAST_GUEST_SUITES:-install kmod fuzz ts heaphook} "
 wants() { [[ $suites == *" $1 "* ]]; }
 ko=build/kmod/$kernel/agnocast.ko
 fuzzer=build/test/fuzz/agnocast-fuzz
 
 # Each suite may unload and reload the module; the next one needs it loaded.
 reload() { grep -q '^agnocast ' /proc/modules || insmod "$ko"; }
+
+if wants install; then
+	echo "guest: module install and doctor"
+	test/install/in-guest.sh "$out/install.tap"
+fi
 
 echo "guest: $(uname -r), loading $ko"
 if ! reload; then
