@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Usage (inside a guest, with agnocast.ko NOT loaded): test/install/in-guest.sh TAPFILE
+# `agnocast module install | status | uninstall` and `agnocast doctor` the
+# way a user meets them: the module missing, then installed with make (the
+# guest's "/" is read-only, so files go under AGNOCAST_INSTALL_ROOT and DKMS
+# is not used: DKMS is checked by hand, see README), healthy, broken in the
+# ways doctor must catch (device permissions, a tiny /dev/shm), uninstalled.
+# Leaves the module unloaded.
+set -u
+tap=$1
+cli="node dist/cli.js"
+export AGNOCAST_INSTALL_ROOT=/tmp/install-root
+n=0
+failed=0
+log=$(mktemp)
+
+ok() { n=$((n + 1)); echo "ok $n - $1" >>"$tap"; }
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1" >>"$tap"
+	sed 's/^/# /' "$log" | tail -n 20 >>"$tap"
+}
+# check NAME COMMAND...: the command succeeds (its output in $log).
+check() {
+	local name=$1
+	shift
+	if "$@" >"$log" 2>&1; then ok "$name"; else not_ok "$name"; fi
+}
+# out_has NAME PATTERN: the last command's output matches.
+out_has() { if grep -qE -- "$2" "$log"; then ok "$1"; else not_ok "$1 (no /$2/ in the output)"; fi; }
+# exits NAME CODE COMMAND...: the command exits with CODE.
+exits() {
+	local name=$1 want=$2 rc=0
+	shift 2
+	"$@" >"$log" 2>&1 || rc=$?
+	if [ "$rc" = "$want" ]; then ok "$name"; else echo "exit status $rc, expected $want" >>"$log"; not_ok "$name"; fi
+}
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+
+: >"$tap"
+rm -rf "$AGNOCAST_INSTALL_ROOT"
+rmmod agnocast 2>/dev/null
+
+exits "doctor fails while the module is not loaded" 1 $cli doctor
+out_has "doctor says the module is not loaded, and how to load it" 'FAIL  module loaded: .*not loaded'
+out_has "doctor names the install command" 'fix: load it: sudo npx agnocast module install'
+exits "module install refuses a non-root user" 1 as_nobody $cli module install --no-dkms
+out_has "it says to run it as root" 'needs root: run sudo'
+
+check "module install --no-dkms builds, loads and gives the device to the group" \
+	$cli module install --no-dkms --group 4242
+out_has "it says the module will not survive a kernel update" 'will not survive a reboot or a kernel update'
+check "/dev/agnocast is root:4242 0660" test "$(stat -c '%a %u %g' /dev/agnocast)" = "660 0 4242"
+check "the udev rule is installed for that group" grep -q 'GROUP="4242", MODE="0660"' "$AGNOCAST_INSTALL_ROOT/etc/udev/rules.d/99-agnocast.rules"
+check "the loaded module speaks this package's ABI" \
+	grep -q "abi $(sed -n 's/^#define AGNOCAST_ABI_VERSION[[:space:]]*//p' kmod/uapi/agnocast.h)" /proc/driver/agnocast
+check "module status" $cli module status
+out_has "module status shows it loaded and the rule installed" 'udev rule:  installed'
+
+exits "doctor passes as root on a healthy machine" 0 $cli doctor
+out_has "all checks passed" 'all [0-9]+ checks passed'
+exits "doctor fails for a user outside the device's group" 1 as_nobody $cli doctor
+out_has "it says the user cannot open the device and how to join the group" \
+	'FAIL  /dev/agnocast access: .*cannot open it read-write'
+exits "doctor passes for a member of the group" 0 \
+	setpriv --reuid=65534 --regid=65534 --groups=4242 -- $cli doctor
+out_has "the device is read-write for the member" 'ok    /dev/agnocast access'
+
+size=$(stat -f -c '%b*%S' /dev/shm)
+check "a tiny /dev/shm" mount -o remount,size=1M /dev/shm
+exits "doctor fails with a /dev/shm smaller than a pool" 1 $cli doctor
+out_has "doctor says /dev/shm is too small" 'FAIL  /dev/shm space:'
+out_has "it says how to make /dev/shm larger" 'remount,size='
+mount -o remount,size=$(($size)) /dev/shm
+
+check "module uninstall unloads and removes what install put in place" $cli module uninstall
+check "the module is gone" test ! -e /proc/driver/agnocast
+check "the rule is gone" test ! -e "$AGNOCAST_INSTALL_ROOT/etc/udev/rules.d/99-agnocast.rules"
+exits "doctor fails again" 1 $cli doctor
+
+echo "1..$n" >>"$tap"
+rm -f "$log"
+[ "$failed" = 0 ]
