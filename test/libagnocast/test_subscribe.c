@@ -126,7 +126,7 @@ TEST(hold_limit_enobufs)
 
 	LT_JOIN(4 * UNIT, 0);
 	LIB_OK(agnocast_subscriber_create("/lt/sub/hold", QOS(AGNOCAST_DEPTH_MAX, 0), &sub));
-	LIB_OK(agnocast_publisher_create("/lt/sub/hold", QOS(1, 0), &pub));
+	LIB_OK(agnocast_publisher_create("/lt/sub/hold", QOS(AGNOCAST_DEPTH_MAX, 0), &pub));
 	while (n < AGNOCAST_HOLD_MAX) {
 		for (int i = 0; i < AGNOCAST_DEPTH_MAX; i++) {
 			void *m = agnocast_alloc(1);
