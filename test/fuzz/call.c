@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "knobs.h"
 
 static const char *tr_name(unsigned int op, char *buf, size_t len)
 {
@@ -126,10 +127,16 @@ static void count_windows(struct tctx *t, const struct call *c, int e, int fi)
 		win_hit(W_bad_pointer_efault);
 	else if (e == EFAULT && c->mode == ARG_RO)
 		win_hit(W_ro_args_efault);
+	if (e == EFAULT && c->mode == ARG_NORMAL && c->odd_array)
+		win_hit(W_odd_array_efault);
+	if (e && c->expect == ES(e) && (e == EINVAL || e == ENAMETOOLONG || e == E2BIG))
+		win_hit(W_invalid_argument);
 	if (e == ESRCH && c->expect == ES(ESRCH))
 		win_hit(W_unjoined_esrch);
-	if (e == ENOMEM && fi)
+	if (e == ENOMEM && (fi & INJ_SLAB))
 		win_hit(W_enomem_injected);
+	if (e == EFAULT && (fi & INJ_USERCOPY))
+		win_hit(W_efault_injected);
 	if (e == ENOTTY)
 		win_hit(W_enotty);
 	(void)t;
@@ -138,7 +145,8 @@ static void count_windows(struct tctx *t, const struct call *c, int e, int fi)
 static void check_result(struct tctx *t, const struct call *c, int e, int fi)
 {
 	const struct iocdesc *d = &iocs[c->ioc];
-	errset_t want = c->expect | (fi ? ES(ENOMEM) : 0);
+	errset_t want = c->expect | (fi & INJ_SLAB ? ES(ENOMEM) : 0) |
+			(fi & INJ_USERCOPY ? ES(EFAULT) : 0);
 	char args[700], s1[200], s2[200];
 	const char *why = NULL;
 
@@ -167,7 +175,7 @@ int fz_call(struct tctx *t, struct call *c)
 	const struct iocdesc *d = &iocs[c->ioc];
 	int fd = c->fd ? c->fd : t->p->dev;
 	unsigned long cmd = c->cmd ? c->cmd : d->cmd;
-	int fi = t->fi_fd >= 0 && __atomic_load_n(&S->failslab_on, __ATOMIC_RELAXED);
+	int fi = t->fi_fd >= 0 ? __atomic_load_n(&S->inject, __ATOMIC_RELAXED) : 0;
 	int r, e;
 
 	c->fd = fd;

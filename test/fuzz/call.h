@@ -30,6 +30,7 @@ struct call {
 	size_t len;		/* 0: the ioctl's size */
 	int mode;		/* enum arg_mode */
 	int valid;		/* fields in bounds, inner pointers usable */
+	int odd_array;		/* an output array is not plainly writable */
 	errset_t expect;	/* precise expectation (0: the table only) */
 	const char *rule;	/* why expect */
 	void *arg;		/* out: where the struct went */

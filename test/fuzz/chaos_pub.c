@@ -100,6 +100,7 @@ void op_add_publisher(struct tctx *t)
 	a.sub_pids_cap = cap;
 	c.mode = pick_arg_mode(&t->r, 8);
 	c.valid = !name_err && !bad && amode == ARR_NORMAL;
+	c.odd_array = amode != ARR_NORMAL;
 	if (name_err) {
 		c.expect = ES(name_err);
 		c.rule = "the topic name's error";
@@ -269,6 +270,7 @@ void op_publish(struct tctx *t)
 	a.reclaimed_cap = cap;
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = amode == ARR_NORMAL;
+	c.odd_array = amode != ARR_NORMAL;
 	c.expect = ES(EDQUOT) | (c.mode == ARG_RO ? ES(EFAULT) : ES(0)) |
 		   (amode != ARR_NORMAL ? ES(EFAULT) : 0) | (own ? 0 : ES(ENOENT));
 	c.rule = own ? "a well-formed PUBLISH on our own publisher"
@@ -389,6 +391,7 @@ void op_reclaim(struct tctx *t)
 	a.addrs_cap = cap;
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = !bad && amode == ARR_NORMAL;
+	c.odd_array = amode != ARR_NORMAL;
 	if (bad) {
 		c.expect = ES(EINVAL);
 		c.rule = "addrs_cap out of 1 .. AGNOCAST_ARRAY_MAX";

@@ -102,6 +102,7 @@ void op_add_subscriber(struct tctx *t)
 	a.fd = (int32_t)rng_u64(&t->r);	/* out only */
 	c.mode = pick_arg_mode(&t->r, 8);
 	c.valid = !name_err && !bad && amode == ARR_NORMAL;
+	c.odd_array = amode != ARR_NORMAL;
 	if (name_err) {
 		c.expect = ES(name_err);
 		c.rule = "the topic name's error";
@@ -319,6 +320,7 @@ void op_receive(struct tctx *t)
 	a.reserved = bad ? 0 : gen_reserved(t, 3, &bad);
 	c.mode = pick_arg_mode(&t->r, 8);
 	c.valid = !bad && amode == ARR_NORMAL;
+	c.odd_array = amode != ARR_NORMAL;
 	if (!sr)
 		a.subscriber_id = odd_sub_id(t, &c.expect);
 	else

@@ -9,6 +9,7 @@
 #ifndef FUZZ_PROBE_H
 #define FUZZ_PROBE_H
 
+#include "call.h"
 #include "proc.h"
 
 /* A probe process. Never returns. */
@@ -19,6 +20,15 @@ struct psub {
 	uint32_t id;
 	int fd;
 };
+
+/* A scratch buffer for reclaimed addresses (in the arena). */
+uint64_t *recl_buf(struct tctx *t);
+/* fz_simple under a shorter name. */
+int pcall(struct tctx *t, enum ioc ioc, void *arg, errset_t want, const char *rule);
+/* Fork a child running fn (single-threaded, not in the registry); reap it. */
+void in_child(struct tctx *t, void (*fn)(struct tctx *t, void *arg), void *arg);
+/* A result under a bound the supervisor may change: judged if it did not. */
+void judge(struct tctx *t, uint32_t gen, int ok, const char *what, int e);
 
 /* A fresh private topic name. */
 void p_topic(struct tctx *t, char *field);
@@ -56,5 +66,27 @@ struct peer {
 /* attach: 1 full join + a publisher and a subscriber; 0 ADD_PROCESS only. */
 int peer_start(struct tctx *t, struct peer *pe, int attach);
 void peer_stop(struct tctx *t, struct peer *pe, int kill_it);
+
+/* The scenarios (probe_efault.c, probe_peer.c, probe_bounds.c, probe_proc.c). */
+void s_efault_add_sub(struct tctx *t);
+void s_efault_add_pub(struct tctx *t);
+void s_efault_deliver(struct tctx *t);
+void s_efault_publish(struct tctx *t);
+void s_efault_reclaim(struct tctx *t);
+void s_depth_reclaim(struct tctx *t);
+void s_peer(struct tctx *t);
+void s_unattached_peer(struct tctx *t);
+void s_children(struct tctx *t);
+void s_clone(struct tctx *t);
+void s_hold_max(struct tctx *t);
+void s_edquot_endpoints(struct tctx *t);
+void s_edquot_entries(struct tctx *t);
+void s_edquot_mappings(struct tctx *t);
+void s_edquot_join(struct tctx *t);
+void s_inherited(struct tctx *t);
+void s_exec(struct tctx *t);
+void s_ipc(struct tctx *t);
+void s_range(struct tctx *t);
+void s_attach(struct tctx *t);
 
 #endif

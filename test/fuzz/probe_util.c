@@ -15,6 +15,42 @@
 #include "kids.h"
 #include "probe.h"
 
+uint64_t *recl_buf(struct tctx *t)
+{
+	return (uint64_t *)(t->ar.rw + ARENA_RW_BYTES / 2);
+}
+
+int pcall(struct tctx *t, enum ioc ioc, void *arg, errset_t want, const char *rule)
+{
+	return fz_simple(t, ioc, arg, want, rule);
+}
+
+/* Fork a child running fn (single-threaded, not in the registry). */
+void in_child(struct tctx *t, void (*fn)(struct tctx *t, void *arg), void *arg)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		child_setup(parent);
+		pctx_after_fork(t->p, t, 0);
+		t->p->kind = K_pair_child;
+		t->p->may_exec = 0;
+		fn(t, arg);
+		_exit(0);
+	}
+	if (pid < 0)
+		return;
+	count_add(&S->spawned[K_pair_child], 1);
+	reap_child(t, pid);
+}
+
+/* A result under a bound the supervisor may change: judged if it did not. */
+void judge(struct tctx *t, uint32_t gen, int ok, const char *what, int e)
+{
+	if (param_stable(gen))
+		REQUIRE(t, ok, "%s: %s", what, errname(e));
+}
+
 void p_topic(struct tctx *t, char *field)
 {
 	gen_topic(t, field, TN_PRIVATE);

@@ -88,6 +88,7 @@ void op_list_topics(struct tctx *t)
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = !bad;
 	c.expect = intro_expect(c.mode, amode, bad);
+	c.odd_array = amode != ARR_NORMAL;
 	c.rule = bad ? "topics_cap above AGNOCAST_ARRAY_MAX" : "LIST_TOPICS";
 	if (fz_call(t, &c) || c.mode != ARG_NORMAL || amode != ARR_NORMAL)
 		return;
@@ -163,6 +164,7 @@ void op_topic_info(struct tctx *t)
 	subs = subs && pubs ? pubs + 300 : subs;
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = !bad && !name_err;
+	c.odd_array = am1 != ARR_NORMAL || am2 != ARR_NORMAL;
 	c.expect = name_err ? ES(name_err) :
 		   intro_expect(c.mode, am1 == ARR_NORMAL ? am2 : am1, bad) |
 		   (ours || bad ? 0 : ES(ENOENT));
@@ -234,6 +236,7 @@ void op_list_processes(struct tctx *t)
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = !bad;
 	c.expect = intro_expect(c.mode, amode, bad);
+	c.odd_array = amode != ARR_NORMAL;
 	c.rule = bad ? "procs_cap above AGNOCAST_ARRAY_MAX" : "LIST_PROCESSES";
 	if (fz_call(t, &c) || c.mode != ARG_NORMAL || amode != ARR_NORMAL)
 		return;

@@ -23,7 +23,7 @@
 	X(clone_vm_eperm) X(vfork_eperm) X(fork_child)                    \
 	X(inherited_sub_fd) X(inherited_fd_keeps_sub) X(inherited_fd_hup) \
 	X(exec_helper) X(exec_self) X(exec_hup)                           \
-	X(ro_args_efault) X(ro_array_efault) X(undo_receive)              \
+	X(ro_args_efault) X(odd_array_efault) X(undo_receive)              \
 	X(undo_take) X(undo_add_subscriber) X(undo_add_publisher)         \
 	X(undo_map_pool) X(efault_stays_joined) X(publish_efault_published) \
 	X(reclaim_efault_kept) X(straddle_efault) X(bad_pointer_efault)   \
@@ -32,11 +32,11 @@
 	X(edquot_procs) X(edquot_window) X(ipc_unshare) X(ipc_isolated)   \
 	X(enomem_injected) X(pool_grow) X(pool_shrink) X(shrink_erange)   \
 	X(held_verified) X(held_verified_owner_gone) X(reclaimed)         \
-	X(depth_reclaim) X(dead_peer_enoent) X(einval_precise) X(enotty)  \
+	X(depth_reclaim) X(dead_peer_enoent) X(invalid_argument) X(enotty)  \
 	X(status_read) X(more_entries) X(join_existing) X(attach_ebusy)   \
 	X(enxio) X(map_own) X(map_full) X(sub_hup_own) X(unpriv_join)     \
 	X(publish_erange) X(stale_mapping) X(killed_in_join)              \
-	X(parent_kill) X(param_phase) X(failslab_phase)
+	X(parent_kill) X(param_phase) X(inject_phase) X(efault_injected)
 
 #define WIN_ENUM(n) W_##n,
 enum win { WINDOWS(WIN_ENUM) NWIN };
@@ -101,7 +101,7 @@ struct shared {
 	uint64_t start_ns, deadline_ns;	/* CLOCK_MONOTONIC */
 	int32_t stop;		/* the supervisor is ending the run */
 	int32_t verbose;
-	int32_t failslab_on;	/* fault injection phase */
+	int32_t inject;		/* fault injection on: INJ_* bits (knobs.h) */
 	int32_t super_pid;
 	int32_t exe_fd;		/* O_PATH of our own binary (inherited) */
 	int32_t shm_fd;		/* this memfd (inherited, not close-on-exec) */

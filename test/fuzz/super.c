@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The supervisor (see super.h). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -11,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "chaos.h"
+#include "knobs.h"
 #include "probe.h"
 #include "reader.h"
 #include "shared.h"
@@ -25,9 +24,8 @@
 
 #define MAXWORKERS 32
 #define MAXPG 8192
-#define PARAM_DIR "/sys/module/agnocast/parameters/"
-#define FAILSLAB "/sys/kernel/debug/failslab/"
 #define UNPRIV 65534
+#define MS 1000000ULL
 
 struct sup {
 	const struct opts *o;
@@ -35,16 +33,16 @@ struct sup {
 	struct rng r;
 	pid_t workers[MAXWORKERS];
 	uint32_t next_idx;
-	pid_t pgids[MAXPG];
+	pid_t pgids[MAXPG];	/* every process group we made */
 	unsigned int npg;
 	mode_t dev_mode;
-	uint64_t next_kill, next_phase, phase_end, fs_start, fs_end;
+	uint64_t next_kill, next_phase, phase_end, inj_start, inj_end;
 	int phase_param;	/* lowered now, or -1 */
-	int fs_state;		/* 0 not yet, 1 on, 2 done; -1 unavailable */
-	char fs_saved[8][32];
+	int inj_mask;		/* injectors the kernel has */
+	int inj_state;		/* 0 not yet, 1 on, 2 done */
 };
 
-static void note_to(char *buf, size_t len, const char *fmt, ...)
+void note_to(char *buf, size_t len, const char *fmt, ...)
 {
 	size_t o = strlen(buf);
 	va_list ap;
@@ -56,68 +54,7 @@ static void note_to(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- files ----------------------------------------------------------- */
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int param_write(enum param p, uint64_t v)
-{
-	char path[128], val[32];
-
-	snprintf(path, sizeof(path), PARAM_DIR "%s", param_names[p]);
-	snprintf(val, sizeof(val), "%llu\n", (unsigned long long)v);
-	return write_file(path, val);
-}
-
-/* Set a parameter behind the generation counter probes read. */
-static void param_set(enum param p, uint64_t v)
-{
-	__atomic_fetch_add(&S->param_gen, 1, __ATOMIC_ACQ_REL);
-	param_write(p, v);
-	__atomic_store_n(&S->param_val[p], v, __ATOMIC_RELEASE);
-	__atomic_fetch_add(&S->param_gen, 1, __ATOMIC_ACQ_REL);
-}
-
-static int params_load(void)
-{
-	char path[128], val[64];
-	int p;
-
-	for (p = 0; p < NPARAM; p++) {
-		snprintf(path, sizeof(path), PARAM_DIR "%s", param_names[p]);
-		if (read_file(path, val, sizeof(val)))
-			return -1;
-		S->param_default[p] = S->param_val[p] = strtoull(val, NULL, 10);
-	}
-	return 0;
-}
-
-/* ---- start ----------------------------------------------------------- */
+/* ---- start ------------------------------------------------------------- */
 
 static int module_ok(char *why, size_t len)
 {
@@ -139,46 +76,23 @@ static int module_ok(char *why, size_t len)
 	return 0;
 }
 
-static const char *const fs_files[] = {
-	"probability", "interval", "times", "space", "verbose", "task-filter",
-	"ignore-gfp-wait", "cache-filter",
-};
-
-/* Slab fault injection: there (debug kernel), saved, scheduled. */
-static void failslab_detect(struct sup *su)
+/* Fault injection, if the kernel has it: the middle of the run. */
+static void inject_plan(struct sup *su)
 {
-	struct stat st;
-	unsigned int i;
 	uint64_t len = su->o->seconds * 1000000000ULL;
 
-	su->fs_state = -1;
-	if (stat(FAILSLAB, &st))
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (stat(FAILSLAB, &st))
-		return;
-	for (i = 0; i < 8; i++) {
-		char path[128];
-
-		snprintf(path, sizeof(path), FAILSLAB "%s", fs_files[i]);
-		if (read_file(path, su->fs_saved[i], 32))
-			return;
-	}
-	su->fs_state = 0;
-	su->fs_start = S->start_ns + len / 4 + rng_below(&su->r, len / 4 / 1000000 + 1) * 1000000ULL;
-	su->fs_end = su->fs_start + len / 4;
+	su->inj_mask = inject_detect();
+	su->rep->inject = su->inj_mask;
+	su->inj_start = S->start_ns + len / 4 + rng_below(&su->r, len / 4 / MS + 1) * MS;
+	su->inj_end = su->inj_start + len / 3;
 }
 
-static int setup(struct sup *su)
+static int shared_setup(struct sup *su)
 {
-	struct report *rep = su->rep;
-	struct stat st;
-	int fd;
+	int fd = shared_create();
 
-	if (module_ok(rep->setup, sizeof(rep->setup)))
-		return -1;
-	fd = shared_create();
 	if (fd < 0) {
-		snprintf(rep->setup, sizeof(rep->setup), "memfd: %s", strerror(-fd));
+		snprintf(su->rep->setup, sizeof(su->rep->setup), "memfd: %s", strerror(-fd));
 		return -1;
 	}
 	S->seed = su->o->seed;
@@ -187,9 +101,19 @@ static int setup(struct sup *su)
 	S->start_ns = now_ns();
 	S->deadline_ns = S->start_ns + su->o->seconds * 1000000000ULL;
 	S->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	return 0;
+}
+
+static int setup(struct sup *su)
+{
+	struct report *rep = su->rep;
+	struct stat st;
+
+	if (module_ok(rep->setup, sizeof(rep->setup)) || shared_setup(su))
+		return -1;
 	if (params_load() || S->exe_fd < 0 || stat(AGNOCAST_DEVICE_PATH, &st)) {
-		snprintf(rep->setup, sizeof(rep->setup), "cannot read %s or our own binary",
-			 PARAM_DIR);
+		snprintf(rep->setup, sizeof(rep->setup),
+			 "cannot read the module's parameters or our own binary");
 		return -1;
 	}
 	su->dev_mode = st.st_mode & 07777;
@@ -197,10 +121,10 @@ static int setup(struct sup *su)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	status_totals(rep->initial, rep->setup, sizeof(rep->setup));
 	rep->setup[0] = 0;
-	failslab_detect(su);
+	inject_plan(su);
 	su->phase_param = -1;
-	su->next_kill = S->start_ns + 200000000ULL;
-	su->next_phase = S->start_ns + 1000000000ULL;
+	su->next_kill = S->start_ns + 300 * MS;
+	su->next_phase = S->start_ns + 1000 * MS;
 	return 0;
 }
 
@@ -340,14 +264,14 @@ static void kill_random(struct sup *su)
 	int i = rng_below(&su->r, su->o->workers);
 	pid_t pid = su->workers[i];
 
-	su->next_kill = now_ns() + (100 + rng_below(&su->r, 1400)) * 1000000ULL;
+	su->next_kill = now_ns() + (200 + rng_below(&su->r, 2300)) * 1000000ULL;
 	if (!pid)
 		return;
 	kill(rng_pct(&su->r, 30) ? -pid : pid, SIGKILL);
 	count_add(&S->killed_super, 1);
 }
 
-/* ---- lowered bounds and fault injection ---------------------------- */
+/* ---- lowered bounds and fault injection ------------------------------ */
 
 static uint64_t low_value(struct sup *su, enum param p)
 {
@@ -357,7 +281,7 @@ static uint64_t low_value(struct sup *su, enum param p)
 	case P_PROCS: return 1 + rng_below(r, 4);
 	case P_WINDOW: return AGNOCAST_POOL_ALIGN * (1 + rng_below(r, 12));
 	case P_ENDPOINTS: return 1 + rng_below(r, 8);
-	case P_ENTRIES: return 8 + rng_below(r, 400);
+	case P_ENTRIES: return 2 + rng_below(r, 100);
 	case P_MAPPINGS: return 1 + rng_below(r, 4);
 	default: return rng_below(r, 4);
 	}
@@ -369,74 +293,49 @@ static void phase_tick(struct sup *su, uint64_t now)
 	if (su->phase_param >= 0 && now >= su->phase_end) {
 		param_set(su->phase_param, S->param_default[su->phase_param]);
 		su->phase_param = -1;
-		su->next_phase = now + (500 + rng_below(&su->r, 2500)) * 1000000ULL;
+		su->next_phase = now + (500 + rng_below(&su->r, 2500)) * MS;
 	} else if (su->phase_param < 0 && now >= su->next_phase) {
 		su->phase_param = rng_below(&su->r, NPARAM);
 		param_set(su->phase_param, low_value(su, su->phase_param));
-		su->phase_end = now + (300 + rng_below(&su->r, 2200)) * 1000000ULL;
+		su->phase_end = now + (300 + rng_below(&su->r, 2200)) * MS;
 		win_hit(W_param_phase);
 	}
 }
 
-/* Values while injecting, by fs_files[] (probability is set apart). */
-static const char *const fs_on[] = { NULL, "1", "-1", "0", "0", "Y", "N", "N" };
-
-static void failslab_write(const char *file, const char *val)
+/* Slab and user-copy failures for the middle of the run. */
+static void inject_tick(struct sup *su, uint64_t now)
 {
-	char path[128];
+	int mask;
 
-	snprintf(path, sizeof(path), FAILSLAB "%s", file);
-	write_file(path, val);
-}
-
-/* Task-filtered, any allocation, no log noise; probability last. */
-static void failslab_enable(struct sup *su)
-{
-	char prob[8];
-	unsigned int i;
-
-	for (i = 1; i < 8; i++)
-		failslab_write(fs_files[i], fs_on[i]);
-	snprintf(prob, sizeof(prob), "%u", 1 + rng_below(&su->r, 5));
-	failslab_write("probability", prob);
-}
-
-static void failslab_restore(struct sup *su)
-{
-	unsigned int i;
-
-	for (i = 0; i < 8; i++)
-		failslab_write(fs_files[i], su->fs_saved[i]);
-}
-
-static void failslab_tick(struct sup *su, uint64_t now)
-{
-	if (su->fs_state == 0 && now >= su->fs_start) {
-		failslab_enable(su);
-		__atomic_store_n(&S->failslab_on, 1, __ATOMIC_RELEASE);
-		su->fs_state = 1;
-		su->rep->failslab = 1;
-		win_hit(W_failslab_phase);
-	} else if (su->fs_state == 1 && now >= su->fs_end) {
-		__atomic_store_n(&S->failslab_on, 0, __ATOMIC_RELEASE);
-		failslab_restore(su);
-		su->fs_state = 2;
+	if (!su->inj_mask)
+		return;
+	if (su->inj_state == 0 && now >= su->inj_start) {
+		mask = su->inj_mask & (1 + rng_below(&su->r, 3));
+		inject_start(mask ?: su->inj_mask, 1 + rng_below(&su->r, 4));
+		su->inj_state = 1;
+		win_hit(W_inject_phase);
+	} else if (su->inj_state == 1 && now >= su->inj_end) {
+		inject_stop();
+		su->inj_state = 2;
 	}
 }
 
-/* ---- the run ----------------------------------------------------------- */
+/* ---- the run ------------------------------------------------------------- */
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
 
 static uint64_t next_event(struct sup *su)
 {
-	uint64_t t = S->deadline_ns;
+	uint64_t t = min64(S->deadline_ns, su->next_kill);
 
-	t = su->next_kill < t ? su->next_kill : t;
-	t = su->phase_param >= 0 ? (su->phase_end < t ? su->phase_end : t)
-				 : (su->next_phase < t ? su->next_phase : t);
-	if (su->fs_state == 0 && su->fs_start < t)
-		t = su->fs_start;
-	if (su->fs_state == 1 && su->fs_end < t)
-		t = su->fs_end;
+	t = min64(t, su->phase_param >= 0 ? su->phase_end : su->next_phase);
+	if (su->inj_mask && su->inj_state == 0)
+		t = min64(t, su->inj_start);
+	if (su->inj_state == 1)
+		t = min64(t, su->inj_end);
 	return t;
 }
 
@@ -469,7 +368,7 @@ static void run(struct sup *su)
 		if (now >= su->next_kill)
 			kill_random(su);
 		phase_tick(su, now);
-		failslab_tick(su, now);
+		inject_tick(su, now);
 		wait_event(su, &chld);
 	}
 }
@@ -493,88 +392,11 @@ static void kill_all(struct sup *su)
 	}
 }
 
-/* ---- the end ------------------------------------------------------------- */
-
-/* Was pid caught between shm_open and ATTACH_POOL when it died? */
-static int in_join_window(pid_t pid)
-{
-	unsigned int i;
-
-	for (i = 0; i < NJW; i++)
-		if (__atomic_load_n(&S->jw_pid[i], __ATOMIC_ACQUIRE) == pid)
-			return 1;
-	return 0;
-}
-
-/* Names left in /dev/shm: ours to remove (killed in a join), or a leak. */
-static void check_shm(struct sup *su)
-{
-	DIR *d = opendir("/dev/shm");
-	struct dirent *de;
-	char path[300];
-	int pid;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		snprintf(path, sizeof(path), "/dev/shm/%s", de->d_name);
-		if (!strncmp(de->d_name, "agnocast-fz@", 12)) {
-			unlink(path);	/* a probe's wrongly named file */
-		} else if (sscanf(de->d_name, "agnocast@%d", &pid) == 1) {
-			if (in_join_window(pid)) {
-				unlink(path);
-				win_hit(W_killed_in_join);
-			} else {
-				note_to(su->rep->leftovers, sizeof(su->rep->leftovers),
-					"# /dev/shm/%s is left (its process is gone)\n", de->d_name);
-			}
-		}
-	}
-	closedir(d);
-}
-
-static void check_mqueue(struct sup *su)
-{
-	DIR *d = opendir("/dev/mqueue");
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "new_publisher@", 14))
-			note_to(su->rep->leftovers, sizeof(su->rep->leftovers),
-				"# /dev/mqueue/%s is left\n", de->d_name);
-	closedir(d);
-}
-
-static void check_totals(struct sup *su)
-{
-	static const char *const names[6] = { "processes", "topics", "publishers",
-					      "subscribers", "entries", "mappings" };
-	char msg[256];
-	int i;
-
-	if (status_totals(su->rep->final, msg, sizeof(msg))) {
-		note_to(su->rep->leftovers, sizeof(su->rep->leftovers), "# %s\n", msg);
-		return;
-	}
-	for (i = 0; i < 6; i++)
-		if (su->rep->final[i])
-			note_to(su->rep->leftovers, sizeof(su->rep->leftovers),
-				"# status totals: %s %llu after every participant was reaped\n",
-				names[i], (unsigned long long)su->rep->final[i]);
-}
-
 static void restore(struct sup *su)
 {
-	int p;
-
-	if (su->fs_state == 1) {
-		__atomic_store_n(&S->failslab_on, 0, __ATOMIC_RELEASE);
-		failslab_restore(su);
-	}
-	for (p = 0; p < NPARAM; p++)
-		param_write(p, S->param_default[p]);
+	if (su->inj_state == 1)
+		inject_stop();
+	params_restore();
 	chmod(AGNOCAST_DEVICE_PATH, su->dev_mode);
 }
 
@@ -594,9 +416,7 @@ int supervise(const struct opts *o)
 	run(&su);
 	kill_all(&su);
 	restore(&su);
-	check_totals(&su);
-	check_shm(&su);
-	check_mqueue(&su);
+	end_checks(&rep);
 	rep.elapsed_ns = now_ns() - t0;
 	tap_write(o, &rep);
 	return S->nfail || S->crashes || rep.leftovers[0] ? 1 : 0;

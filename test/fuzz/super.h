@@ -30,9 +30,16 @@ struct report {
 	char setup[512];	/* why the run could not start */
 	uint64_t initial[6], final[6];
 	uint64_t elapsed_ns;
-	int failslab;		/* fault injection was available and used */
+	int inject;		/* injectors the kernel has (knobs.h) */
 };
 
 void tap_write(const struct opts *o, const struct report *rep);
+
+/* After everything was reaped: totals, /dev/shm, /dev/mqueue (endcheck.c). */
+void end_checks(struct report *rep);
+
+/* Append printf text to a report buffer. */
+__attribute__((format(printf, 3, 4)))
+void note_to(char *buf, size_t len, const char *fmt, ...);
 
 #endif

@@ -75,8 +75,8 @@ static void put_counts(FILE *f, const struct report *rep)
 	for (i = 0; i < NWIN; i++)
 		fprintf(f, "%s %s %llu", i % 6 ? "," : "\n#  ", win_names[i],
 			(unsigned long long)S->windows[i]);
-	fprintf(f, "\n# fault injection (failslab): %s\n",
-		rep->failslab ? "used" : "not available (no /sys/kernel/debug/failslab)");
+	fprintf(f, "\n# fault injection: %s%s%s\n", rep->inject ? "" : "not available (no /sys/kernel/debug/failslab or fail_usercopy)",
+		rep->inject & 1 ? "failslab " : "", rep->inject & 2 ? "fail_usercopy" : "");
 	fprintf(f, "# status totals at the start: processes %llu topics %llu publishers %llu subscribers %llu entries %llu mappings %llu\n",
 		(unsigned long long)rep->initial[0], (unsigned long long)rep->initial[1],
 		(unsigned long long)rep->initial[2], (unsigned long long)rep->initial[3],
