@@ -34,10 +34,17 @@ int arena_init(struct arena *a)
 	a->guard = a->edge + PAGE;
 	a->placed = NULL;
 	a->mode = ARG_NORMAL;
-	if (mprotect(a->ro, RO_BYTES, PROT_READ) ||
-	    mprotect(a->guard, PAGE, PROT_NONE))
+	if (mprotect(a->ro, RO_BYTES, PROT_READ) || munmap(a->guard, PAGE))
 		return -errno;
 	return 0;
+}
+
+/* Is the page after edge still unmapped (nothing else took the hole)? */
+int arena_guard_ok(struct arena *a)
+{
+	unsigned char v;
+
+	return mincore(a->guard, PAGE, &v) && errno == ENOMEM;
 }
 
 void arena_free(struct arena *a)
@@ -98,6 +105,10 @@ void *arr_get(struct arena *a, struct rng *r, int mode, size_t elt,
 		*uptr = (uintptr_t)a->ro + 8 * rng_below(r, 64);
 		return NULL;
 	case ARR_STRADDLE:
+		if (!arena_guard_ok(a)) {
+			*uptr = 0;	/* as unusable, if less interesting */
+			return NULL;
+		}
 		k = 1 + rng_below(r, elt * (cap ? cap : 1));
 		if (k > PAGE)
 			k = PAGE;

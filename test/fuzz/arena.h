@@ -5,11 +5,11 @@
  *   normal    in a read-write page;
  *   ro        in a page filled and then mprotect'ed PROT_READ: the module
  *             reads it fine and every copy-out fails (the undo paths);
- *   straddle  across the end of a read-write page into an inaccessible
- *             (PROT_NONE) one: it cannot be read whole;
+ *   straddle  across the end of a read-write page into an unmapped one
+ *             (a hole left in the arena): it cannot be read whole;
  *   null / kernel  at address 0 or at a kernel address.
  * An output array is normal, ro (a read-only page), straddle (it runs
- * into the inaccessible page), null, kernel, or self (overlapping the
+ * into the unmapped page), null, kernel, or self (overlapping the
  * argument struct itself).
  */
 #ifndef FUZZ_ARENA_H
@@ -36,13 +36,15 @@ struct arena {
 	uint8_t *args;		/* one page for the argument struct */
 	uint8_t *ro;		/* always read-only, for output arrays */
 	uint8_t *edge;		/* read-write page right before guard */
-	uint8_t *guard;		/* PROT_NONE */
+	uint8_t *guard;		/* unmapped */
 	void *placed;		/* where the last struct went */
 	int mode;
 };
 
 int arena_init(struct arena *a);
 void arena_free(struct arena *a);
+/* The hole after edge is still unmapped (checked before each use). */
+int arena_guard_ok(struct arena *a);
 
 /*
  * Put len bytes of src where mode says; returns the pointer to pass to

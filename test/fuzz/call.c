@@ -65,26 +65,47 @@ static size_t trace_dump(const struct trace *tr, char *buf, size_t len)
 	return o;
 }
 
+/* The report: who, where in its stream, what, and its last operations. */
+static void fail_report(struct tctx *t, char *buf, size_t len, const char *fmt,
+			va_list ap)
+{
+	size_t o;
+
+	o = snprintf(buf, len, "seed %llu stream 0x%llx %s pid %d tid %d op %u: ",
+		     (unsigned long long)S->seed, (unsigned long long)t->sid,
+		     kind_names[t->p->kind], (int)getpid(), (int)t->tid, t->nop);
+	o += vsnprintf(buf + o, len - o, fmt, ap);
+	if (o < len - 64 && t->tr) {
+		o += snprintf(buf + o, len - o, "\n# last operations of this thread:\n");
+		trace_dump(t->tr, buf + o, len - o);
+	}
+}
+
 void fz_fail(struct tctx *t, const char *fmt, ...)
 {
 	char buf[FAILTEXT];
-	size_t o;
 	va_list ap;
 
-	o = snprintf(buf, sizeof(buf),
-		     "seed %llu stream 0x%llx %s pid %d tid %d op %u: ",
-		     (unsigned long long)S->seed, (unsigned long long)t->sid,
-		     kind_names[t->p->kind], (int)getpid(), (int)t->tid, t->nop);
 	va_start(ap, fmt);
-	o += vsnprintf(buf + o, sizeof(buf) - o, fmt, ap);
+	fail_report(t, buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (o < sizeof(buf) - 64 && t->tr) {
-		o += snprintf(buf + o, sizeof(buf) - o,
-			      "\n# last operations of this thread:\n");
-		trace_dump(t->tr, buf + o, sizeof(buf) - o);
-	}
 	fail_add(buf);
 	_exit(FAIL_EXIT);
+}
+
+void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...)
+{
+	char buf[FAILTEXT];
+	va_list ap;
+
+	if (__atomic_fetch_add(site, 1, __ATOMIC_RELAXED) >= 3) {
+		__atomic_fetch_add(&S->nfail, 1, __ATOMIC_RELAXED);
+		return;	/* counted, not reported again */
+	}
+	va_start(ap, fmt);
+	fail_report(t, buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fail_add(buf);
 }
 
 static void inject(struct tctx *t, int on)
@@ -182,6 +203,8 @@ int fz_call(struct tctx *t, struct call *c)
 	c->cmd = cmd;
 	if (!c->len)
 		c->len = d->size;
+	if (c->mode == ARG_STRADDLE && !arena_guard_ok(&t->ar))
+		c->mode = ARG_NULL;	/* the hole was taken: still unreadable */
 	own_rules(t, c);
 	c->arg = arg_place(&t->ar, &t->r, c->mode, c->shadow, c->len);
 	if (fi)

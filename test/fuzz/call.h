@@ -50,6 +50,13 @@ void trace_add(struct tctx *t, unsigned int op, int err, uint64_t a0,
 /* Fail the run from this thread: report and _exit(FAIL_EXIT). */
 __attribute__((noreturn, format(printf, 2, 3)))
 void fz_fail(struct tctx *t, const char *fmt, ...);
+/*
+ * Fail the run but go on: for what was only observed (introspection
+ * answers, the status file), which leaves the thread's own bookkeeping
+ * sound. Each call site reports its first few occurrences.
+ */
+__attribute__((format(printf, 3, 4)))
+void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...);
 
 /* A check that must hold. */
 #define REQUIRE(t, cond, fmt, ...)                                        \
@@ -58,6 +65,16 @@ void fz_fail(struct tctx *t, const char *fmt, ...);
 		if (!(cond))                                              \
 			fz_fail(t, "%s:%d: %s: " fmt, __FILE__, __LINE__, \
 				#cond, ##__VA_ARGS__);                    \
+	} while (0)
+
+/* A check of something only observed: failing it does not end the thread. */
+#define OBSERVE(t, cond, fmt, ...)                                        \
+	do {                                                              \
+		static uint32_t site_;                                    \
+		count_add(&S->checks, 1);                                 \
+		if (!(cond))                                              \
+			fz_fail_soft(t, &site_, "%s:%d: %s: " fmt, __FILE__, \
+				     __LINE__, #cond, ##__VA_ARGS__);     \
 	} while (0)
 
 #endif

@@ -24,7 +24,7 @@ struct op {
 static const struct op ops[] = {
 	{ "add_publisher", op_add_publisher, 12 },
 	{ "remove_publisher", op_remove_publisher, 6 },
-	{ "publish", op_publish, 60 },
+	{ "publish", op_publish, 40 },
 	{ "publish_odd", op_publish_odd, 10 },
 	{ "reclaim", op_reclaim, 12 },
 	{ "resize_pool", op_resize_pool, 1 },
@@ -32,7 +32,7 @@ static const struct op ops[] = {
 	{ "remove_subscriber", op_remove_subscriber, 6 },
 	{ "receive", op_receive, 44 },
 	{ "take", op_take, 12 },
-	{ "release", op_release, 48 },
+	{ "release", op_release, 30 },
 	{ "poll_sub", op_poll_sub, 8 },
 	{ "close_exposed", op_close_exposed, 3 },
 	{ "version", op_version, 1 },

@@ -153,6 +153,8 @@ void inject_start(int mask, unsigned int pct)
 		inj_path(in, 0, path, sizeof(path));
 		write_file(path, prob);	/* last: everything else is in place */
 	}
+	S->inject_used = mask;
+	S->inject_pct = pct;
 	__atomic_store_n(&S->inject, mask, __ATOMIC_RELEASE);
 }
 

@@ -43,7 +43,8 @@ void s_efault_add_sub(struct tctx *t)
 	a.qos.depth = 1;
 	a.pubs_cap = 4;
 	a.pubs = v == 0 ? (uintptr_t)t->ar.rw : v == 1 ? (uintptr_t)t->ar.ro
-						       : (uintptr_t)(t->ar.guard - 16);
+						       : (uintptr_t)(t->ar.guard - 16) *
+							 arena_guard_ok(&t->ar);
 	c.mode = v == 0 ? ARG_RO : ARG_NORMAL;
 	if (fz_call(t, &c) == EFAULT) {
 		win_hit(W_undo_add_subscriber);
@@ -119,7 +120,8 @@ static int failing_delivery(struct tctx *t, uint32_t sub, uint32_t k, int v)
 	if (v == 1)
 		ra.entries = (uintptr_t)t->ar.ro;
 	if (v == 2)
-		ra.entries = (uintptr_t)(t->ar.guard - (k * ENT_SZ - 8));
+		ra.entries = arena_guard_ok(&t->ar) ?
+			     (uintptr_t)(t->ar.guard - (k * ENT_SZ - 8)) : 0;
 	return fz_call(t, &c);
 }
 

@@ -102,6 +102,7 @@ struct shared {
 	int32_t stop;		/* the supervisor is ending the run */
 	int32_t verbose;
 	int32_t inject;		/* fault injection on: INJ_* bits (knobs.h) */
+	int32_t inject_used, inject_pct;	/* what the phase turned on */
 	int32_t super_pid;
 	int32_t exe_fd;		/* O_PATH of our own binary (inherited) */
 	int32_t shm_fd;		/* this memfd (inherited, not close-on-exec) */

@@ -75,8 +75,11 @@ static void put_counts(FILE *f, const struct report *rep)
 	for (i = 0; i < NWIN; i++)
 		fprintf(f, "%s %s %llu", i % 6 ? "," : "\n#  ", win_names[i],
 			(unsigned long long)S->windows[i]);
-	fprintf(f, "\n# fault injection: %s%s%s\n", rep->inject ? "" : "not available (no /sys/kernel/debug/failslab or fail_usercopy)",
-		rep->inject & 1 ? "failslab " : "", rep->inject & 2 ? "fail_usercopy" : "");
+	fprintf(f, "\n# fault injection: available:%s%s%s; used:%s%s%s at %d%% for part of the run\n",
+		rep->inject & 1 ? " failslab" : "", rep->inject & 2 ? " fail_usercopy" : "",
+		rep->inject ? "" : " none (no /sys/kernel/debug/failslab or fail_usercopy)",
+		S->inject_used & 1 ? " failslab" : "", S->inject_used & 2 ? " fail_usercopy" : "",
+		S->inject_used ? "" : " none", S->inject_pct);
 	fprintf(f, "# status totals at the start: processes %llu topics %llu publishers %llu subscribers %llu entries %llu mappings %llu\n",
 		(unsigned long long)rep->initial[0], (unsigned long long)rep->initial[1],
 		(unsigned long long)rep->initial[2], (unsigned long long)rep->initial[3],
@@ -135,7 +138,12 @@ void tap_write(const struct opts *o, const struct report *rep)
 	report(f ? f : stdout, o, rep);
 	if (f)
 		fclose(f);
-	if (o->verbose || !f)
-		return;
-	report(stderr, o, rep);
+	if (o->verbose && f)
+		report(stderr, o, rep);
+	else if (f)
+		fprintf(stderr, "agnocast-fuzz: seed %llu: %s (%u failures, %llu crashes%s); report in %s\n",
+			(unsigned long long)o->seed,
+			S->nfail || S->crashes || rep->leftovers[0] || rep->setup[0] ? "FAILED" : "passed",
+			S->nfail, (unsigned long long)S->crashes,
+			rep->leftovers[0] ? ", state left over" : "", o->tap);
 }
