@@ -36,6 +36,13 @@ int arena_init(struct arena *a)
 	a->mode = ARG_NORMAL;
 	if (mprotect(a->ro, RO_BYTES, PROT_READ) || munmap(a->guard, PAGE))
 		return -errno;
+	/*
+	 * Touch every writable page now: a first touch from inside an ioctl
+	 * would allocate in the fault path, which slab fault injection can
+	 * make fail (EFAULT instead of ENOMEM).
+	 */
+	memset(a->rw, 0, ARENA_RW_BYTES + PAGE);
+	memset(a->edge, 0, PAGE);
 	return 0;
 }
 

@@ -111,7 +111,8 @@ void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...)
 static void inject(struct tctx *t, int on)
 {
 	if (pwrite(t->fi_fd, on ? "1" : "0", 1, 0) != 1) {
-		/* make-it-fail is gone with the process: nothing to undo */
+		close(t->fi_fd);	/* cannot toggle it: no injection here */
+		t->fi_fd = -1;
 	}
 }
 
@@ -211,7 +212,7 @@ int fz_call(struct tctx *t, struct call *c)
 		inject(t, 1);
 	r = ioctl(fd, cmd, c->arg);
 	e = r ? errno : 0;
-	if (fi)
+	if (fi && t->fi_fd >= 0)
 		inject(t, 0);
 	arg_done(&t->ar);
 	count_add(&S->ioc_count[c->ioc][e < ERRSET_BITS ? e : 0], 1);

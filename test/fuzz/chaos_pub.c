@@ -337,7 +337,7 @@ void op_publish_odd(struct tctx *t)
 	struct call c = { .ioc = IOC_PUBLISH, .shadow = &a };
 	struct pubrec *pr = NULL;
 	errset_t range = ES(0) | ES(ERANGE);
-	uint64_t recl[64];
+	uint64_t *recl = (uint64_t *)t->ar.rw;	/* prefaulted (see arena.c) */
 	int bad = 0, track, e;
 
 	memset(&a, 0, sizeof(a));

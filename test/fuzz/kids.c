@@ -159,8 +159,8 @@ static void drop_parent_maps(struct pctx *p)
 /* An unjoined child uses the parent's descriptors and ids. */
 static void use_inherited(struct tctx *t, struct inherited *in)
 {
-	struct agnocast_receive_args ra = { .entries_cap = 1 };
-	struct agnocast_entry e;
+	struct agnocast_receive_args ra = { .entries_cap = 1,
+					    .entries = (uintptr_t)t->ar.rw };
 	struct pollfd pfd = { .events = POLLIN };
 	int i;
 
@@ -169,7 +169,6 @@ static void use_inherited(struct tctx *t, struct inherited *in)
 		REQUIRE(t, poll(&pfd, 1, 0) >= 0 && !(pfd.revents & POLLNVAL),
 			"inherited subscriber fd %d: revents 0x%x", in->fd[i], pfd.revents);
 		ra.subscriber_id = in->id[i];
-		ra.entries = (uintptr_t)&e;
 		fz_simple(t, IOC_RECEIVE, &ra, ES(ESRCH),
 			  "RECEIVE on the parent's subscriber from an unjoined child");
 		win_hit(W_inherited_sub_fd);

@@ -115,6 +115,10 @@ void pctx_after_fork(struct pctx *p, struct tctx *t, int public)
 	t->tid = gettid();
 	t->nheld = 0;
 	t->tr = trace_claim(t->tid, t->sid);
+	if (t->fi_fd >= 0) {	/* it was the parent thread's make-it-fail */
+		close(t->fi_fd);
+		t->fi_fd = p->fi ? fi_open() : -1;
+	}
 	p->reg = public ? reg_claim(getpid(), getuid()) : &hidden;
 }
 
