@@ -108,12 +108,18 @@ void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...)
 	fail_add(buf);
 }
 
+/*
+ * Set or clear the thread's make-it-fail around one ioctl. Clearing it
+ * copies from user space too, which fail_usercopy may fail: retry.
+ */
 static void inject(struct tctx *t, int on)
 {
-	if (pwrite(t->fi_fd, on ? "1" : "0", 1, 0) != 1) {
-		close(t->fi_fd);	/* cannot toggle it: no injection here */
-		t->fi_fd = -1;
-	}
+	int tries;
+
+	for (tries = 0; tries < 10000; tries++)
+		if (pwrite(t->fi_fd, on ? "1" : "0", 1, 0) == 1 || on)
+			return;
+	fz_fail(t, "cannot clear /proc/thread-self/make-it-fail: %s", errname(errno));
 }
 
 static int unreadable(int mode)
@@ -212,7 +218,7 @@ int fz_call(struct tctx *t, struct call *c)
 		inject(t, 1);
 	r = ioctl(fd, cmd, c->arg);
 	e = r ? errno : 0;
-	if (fi && t->fi_fd >= 0)
+	if (fi)
 		inject(t, 0);
 	arg_done(&t->ar);
 	count_add(&S->ioc_count[c->ioc][e < ERRSET_BITS ? e : 0], 1);
