@@ -56,9 +56,16 @@ static struct trace *trace_claim(pid_t tid, uint64_t sid)
 	return tr;
 }
 
+/* Our make-it-fail, if we may write it (CAP_SYS_RESOURCE: root only). */
 static int fi_open(void)
 {
-	return open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	int fd = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0 && pwrite(fd, "0", 1, 0) != 1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 int tctx_init(struct tctx *t, struct pctx *p, int idx, uint64_t sid)
