@@ -93,12 +93,12 @@ void fz_fail(struct tctx *t, const char *fmt, ...)
 	_exit(FAIL_EXIT);
 }
 
-void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...)
+void fz_fail_soft(struct tctx *t, int site, const char *fmt, ...)
 {
 	char buf[FAILTEXT];
 	va_list ap;
 
-	if (__atomic_fetch_add(site, 1, __ATOMIC_RELAXED) >= 3) {
+	if (__atomic_fetch_add(&S->soft_sites[site % 256], 1, __ATOMIC_RELAXED) >= 2) {
 		__atomic_fetch_add(&S->nfail, 1, __ATOMIC_RELAXED);
 		return;	/* counted, not reported again */
 	}

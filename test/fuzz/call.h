@@ -56,7 +56,7 @@ void fz_fail(struct tctx *t, const char *fmt, ...);
  * sound. Each call site reports its first few occurrences.
  */
 __attribute__((format(printf, 3, 4)))
-void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...);
+void fz_fail_soft(struct tctx *t, int site, const char *fmt, ...);
 
 /* A check that must hold. */
 #define REQUIRE(t, cond, fmt, ...)                                        \
@@ -70,10 +70,9 @@ void fz_fail_soft(struct tctx *t, uint32_t *site, const char *fmt, ...);
 /* A check of something only observed: failing it does not end the thread. */
 #define OBSERVE(t, cond, fmt, ...)                                        \
 	do {                                                              \
-		static uint32_t site_;                                    \
 		count_add(&S->checks, 1);                                 \
 		if (!(cond))                                              \
-			fz_fail_soft(t, &site_, "%s:%d: %s: " fmt, __FILE__, \
+			fz_fail_soft(t, __LINE__, "%s:%d: %s: " fmt, __FILE__, \
 				     __LINE__, #cond, ##__VA_ARGS__);     \
 	} while (0)
 

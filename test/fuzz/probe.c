@@ -40,6 +40,11 @@ static const struct scen scens[] = {
 	{ "ipc", s_ipc, 2 },
 	{ "range", s_range, 3 },
 	{ "attach", s_attach, 2 },
+	{ "receive_window", s_receive_window, 4 },
+	{ "transient_local", s_transient_local, 3 },
+	{ "answers", s_answers, 2 },
+	{ "held_pin", s_held_pin, 2 },
+	{ "ghost", s_ghost, 2 },
 };
 #define NSCENS (sizeof(scens) / sizeof(scens[0]))
 

@@ -36,6 +36,8 @@ void p_topic(struct tctx *t, char *field);
 uint32_t p_add_pub(struct tctx *t, const char *topic, uint32_t depth, uint32_t flags);
 int p_add_sub(struct tctx *t, const char *topic, uint32_t depth, uint32_t flags,
 	      struct psub *s);
+/* Remember a publisher made otherwise, for p_cleanup. */
+void p_keep_pub(struct tctx *t, uint32_t id);
 /* PUBLISH at a scratch address; -1 if a lowered bound refused it. */
 int p_publish(struct tctx *t, uint32_t pub, uint64_t addr, uint64_t *recl,
 	      uint32_t cap, uint64_t *seq, uint32_t *nr);
@@ -63,8 +65,13 @@ struct peer {
 	uint32_t pub, sub;
 	uint64_t addr, max;
 };
-/* attach: 1 full join + a publisher and a subscriber; 0 ADD_PROCESS only. */
-int peer_start(struct tctx *t, struct peer *pe, int attach);
+/*
+ * flags 0: ADD_PROCESS only; PEER_ATTACH: the full join, a publisher and
+ * a subscriber; PEER_UNPRIV: the same as user 65534.
+ */
+#define PEER_ATTACH 1
+#define PEER_UNPRIV 2
+int peer_start(struct tctx *t, struct peer *pe, int flags);
 void peer_stop(struct tctx *t, struct peer *pe, int kill_it);
 
 /* The scenarios (probe_efault.c, probe_peer.c, probe_bounds.c, probe_proc.c). */
@@ -88,5 +95,10 @@ void s_exec(struct tctx *t);
 void s_ipc(struct tctx *t);
 void s_range(struct tctx *t);
 void s_attach(struct tctx *t);
+void s_receive_window(struct tctx *t);
+void s_transient_local(struct tctx *t);
+void s_answers(struct tctx *t);
+void s_held_pin(struct tctx *t);
+void s_ghost(struct tctx *t);
 
 #endif

@@ -41,20 +41,29 @@ static void peer_ids(struct tctx *t, const struct peer *pe, int want, const char
 	pcall(t, IOC_RELEASE, &rl, ES(want), rule);
 }
 
-/* The process record of pid in a complete LIST_PROCESSES, or NULL. */
+/*
+ * The process record of pid in LIST_PROCESSES, or NULL; *complete when
+ * every record was there to look at (the list fit, and all were written:
+ * see the LIST_* check in reader.c).
+ */
 static const struct agnocast_process_info *proc_rec(struct tctx *t, pid_t pid,
 						    uint64_t addr, int *complete)
 {
 	struct agnocast_process_info *pi = (void *)t->ar.rw;
 	struct agnocast_list_processes_args a = { .procs = (uintptr_t)pi, .procs_cap = 256 };
+	const struct agnocast_process_info *found = NULL;
 	uint32_t i;
 
+	memset(pi, 0xee, 256 * sizeof(*pi));
 	fz_simple(t, IOC_LIST_PROCESSES, &a, ES(0), "LIST_PROCESSES");
 	*complete = a.nr_procs <= 256;
-	for (i = 0; i < a.nr_procs && i < 256; i++)
-		if (pi[i].pool.pid == pid && pi[i].pool.addr == addr)
-			return &pi[i];
-	return NULL;
+	for (i = 0; i < a.nr_procs && i < 256; i++) {
+		if (pi[i].flags == 0xeeeeeeee)
+			*complete = 0;	/* not written */
+		else if (pi[i].pool.pid == pid && pi[i].pool.addr == addr)
+			found = &pi[i];
+	}
+	return found;
 }
 
 /* MAP_POOL that cannot answer declares nothing and leaves no fd. */
@@ -79,40 +88,77 @@ static void peer_map_efault(struct tctx *t, const struct peer *pe)
 		"live peer %d is %s", (int)pe->pid, r ? "listed as exited" : "not listed");
 }
 
-static void peer_map(struct tctx *t, const struct peer *pe)
+/* MAP_POOL of the peer n times (what succeeded is returned). */
+static uint32_t peer_map(struct tctx *t, const struct peer *pe, uint32_t n,
+			 const char *rule)
 {
-	struct agnocast_map_pool_args a = { .pool.pid = pe->pid };
+	struct agnocast_map_pool_args a;
+	uint32_t i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		memset(&a, 0, sizeof(a));
+		a.pool.pid = pe->pid;
+		if (pcall(t, IOC_MAP_POOL, &a, ES(0) | ES(EDQUOT), rule))
+			continue;
+		REQUIRE(t, a.fd >= 0 && a.pool.pid == pe->pid && a.pool.addr == pe->addr &&
+			a.pool.max == pe->max,
+			"MAP_POOL of peer %d: fd %d pid %d addr 0x%llx max %llu",
+			(int)pe->pid, a.fd, a.pool.pid, (unsigned long long)a.pool.addr,
+			(unsigned long long)a.pool.max);
+		close(a.fd);
+		done++;
+	}
+	return done;
+}
+
+/* Each MAP_POOL needs one UNMAP_POOL; one more finds nothing to undo. */
+static void peer_unmap(struct tctx *t, const struct peer *pe, uint32_t n,
+		       errset_t after)
+{
 	struct agnocast_unmap_pool_args u = { .pid = pe->pid };
 
-	if (pcall(t, IOC_MAP_POOL, &a, ES(0) | ES(EDQUOT), "MAP_POOL of a live peer"))
-		return;
-	REQUIRE(t, a.fd >= 0 && a.pool.pid == pe->pid && a.pool.addr == pe->addr &&
-		a.pool.max == pe->max, "MAP_POOL of peer %d: fd %d pid %d addr 0x%llx max %llu",
-		(int)pe->pid, a.fd, a.pool.pid, (unsigned long long)a.pool.addr,
-		(unsigned long long)a.pool.max);
-	close(a.fd);
-	pcall(t, IOC_UNMAP_POOL, &u, ES(0), "UNMAP_POOL of our MAP_POOL");
+	while (n--)
+		pcall(t, IOC_UNMAP_POOL, &u, ES(0), "UNMAP_POOL of one of our MAP_POOLs");
+	pcall(t, IOC_UNMAP_POOL, &u, after, "UNMAP_POOL with every MAP_POOL undone");
+}
+
+/* After the peer's end, while we (its user) still declare its pool. */
+static uint32_t pinned(struct tctx *t, const struct peer *pe, uint32_t maps)
+{
+	const struct agnocast_process_info *r;
+	int complete;
+
+	r = proc_rec(t, pe->pid, pe->addr, &complete);
+	REQUIRE(t, !complete || (r && (r->flags & AGNOCAST_PROC_EXITED)),
+		"the pool of reaped peer %d, which we map, is %s", (int)pe->pid,
+		r ? "listed live" : "not listed (its range was released)");
+	return maps + peer_map(t, pe, 1, "MAP_POOL of a gone owner's pool we pin");
 }
 
 void s_peer(struct tctx *t)
 {
 	const struct agnocast_process_info *r;
+	int unpriv = !getuid() && rng_pct(&t->r, 30), complete, fd;
+	uint32_t maps = 0;
 	struct peer pe;
 	char name[64];
-	int complete, fd;
 
-	if (peer_start(t, &pe, 1))
+	if (peer_start(t, &pe, unpriv ? PEER_UNPRIV : PEER_ATTACH))
 		return;
 	if (pe.ok) {
 		peer_ids(t, &pe, EPERM, "an id of another (live) process");
 		win_hit(W_foreign_eperm);
 		peer_map_efault(t, &pe);
-		peer_map(t, &pe);
+		maps = peer_map(t, &pe, rng_below(&t->r, 4), "MAP_POOL of a live peer");
 	}
 	peer_stop(t, &pe, rng_pct(&t->r, 50));
 	if (!pe.ok)
 		return;
 	peer_ids(t, &pe, ENOENT, "an id of a process that was reaped");
+	if (maps && !unpriv)
+		maps = pinned(t, &pe, maps);
+	/* Another user's pool: our declarations outlive its range. */
+	peer_unmap(t, &pe, maps, ES(EINVAL) | ES(ENOENT));
 	r = proc_rec(t, pe.pid, pe.addr, &complete);
 	REQUIRE(t, !r || (r->flags & AGNOCAST_PROC_EXITED),
 		"reaped peer %d is still listed live", (int)pe.pid);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +75,14 @@ static struct subrec *free_sub(struct pctx *p)
 		if (!p->subs[i].live)
 			return &p->subs[i];
 	return NULL;
+}
+
+void p_keep_pub(struct tctx *t, uint32_t id)
+{
+	struct pubrec *pr = free_pub(t->p);
+
+	if (pr)
+		*pr = (struct pubrec){ .live = 1, .id = id };
 }
 
 uint32_t p_add_pub(struct tctx *t, const char *topic, uint32_t depth, uint32_t flags)
@@ -253,9 +262,18 @@ int count_sub_fds(void)
 
 /* ---- peers --------------------------------------------------------- */
 
-static __attribute__((noreturn)) void peer_main(struct tctx *t, int up, int down,
-						int attach)
+static void peer_unpriv(void)
 {
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		_exit(0);
+}
+
+static __attribute__((noreturn)) void peer_main(struct tctx *t, int up, int down,
+						int flags)
+{
+	int attach = flags & (PEER_ATTACH | PEER_UNPRIV);
+
 	struct peer msg = { .ok = 0 };
 	char topic[AGNOCAST_TOPIC_NAME_MAX];
 	struct psub s;
@@ -264,6 +282,8 @@ static __attribute__((noreturn)) void peer_main(struct tctx *t, int up, int down
 	pctx_after_fork(t->p, t, 0);
 	t->p->kind = K_pair_child;
 	t->p->may_exec = 0;
+	if (flags & PEER_UNPRIV)
+		peer_unpriv();
 	if (!attach) {
 		struct agnocast_add_process_args a = { .pool_size = AGNOCAST_POOL_UNIT };
 
@@ -285,7 +305,7 @@ static __attribute__((noreturn)) void peer_main(struct tctx *t, int up, int down
 	_exit(0);
 }
 
-int peer_start(struct tctx *t, struct peer *pe, int attach)
+int peer_start(struct tctx *t, struct peer *pe, int flags)
 {
 	struct peer msg;
 	int up[2], down[2];
@@ -299,7 +319,7 @@ int peer_start(struct tctx *t, struct peer *pe, int attach)
 		child_setup(parent);
 		close(up[0]);
 		close(down[1]);
-		peer_main(t, up[1], down[0], attach);
+		peer_main(t, up[1], down[0], flags);
 	}
 	close(up[1]);
 	close(down[0]);

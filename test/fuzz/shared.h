@@ -116,6 +116,7 @@ struct shared {
 	uint64_t windows[NWIN];
 	uint64_t spawned[NKIND];
 	uint64_t killed_super, killed_parent, exits, crashes, checks;
+	uint32_t soft_sites[256];	/* reports per observation site (by line) */
 
 	uint32_t nfail;
 	struct failrec fail[MAXFAIL];

@@ -311,7 +311,7 @@ static void inject_tick(struct sup *su, uint64_t now)
 		return;
 	if (su->inj_state == 0 && now >= su->inj_start) {
 		mask = su->inj_mask & (1 + rng_below(&su->r, 3));
-		inject_start(mask ?: su->inj_mask, 1 + rng_below(&su->r, 4));
+		inject_start(mask ?: su->inj_mask, 2 + rng_below(&su->r, 9));
 		su->inj_state = 1;
 		win_hit(W_inject_phase);
 	} else if (su->inj_state == 1 && now >= su->inj_end) {
