@@ -47,6 +47,8 @@ static const struct scen scens[] = {
 	{ "ghost", s_ghost, 2 },
 };
 #define NSCENS (sizeof(scens) / sizeof(scens[0]))
+_Static_assert(NSCENS <= sizeof(((struct shared *)0)->scen_runs) / sizeof(uint64_t),
+	       "S->scen_runs is too small");
 
 /* While the supervisor has a bound lowered, mostly test that bound. */
 static const struct scen *bound_scen(struct tctx *t)
@@ -88,6 +90,11 @@ static const struct scen *pick_scen(struct tctx *t)
 	return &scens[0];
 }
 
+const char *probe_scen_name(unsigned int i)
+{
+	return i < NSCENS ? scens[i].name : NULL;
+}
+
 void probe_main(uint64_t sid)
 {
 	static struct pctx p;
@@ -105,6 +112,7 @@ void probe_main(uint64_t sid)
 		const struct scen *s = pick_scen(&t);
 
 		trace_add(&t, TR_CHECK, 0, (uint64_t)(s - scens), 0, 0);
+		count_add(&S->scen_runs[s - scens], 1);
 		s->fn(&t);
 	}
 	_exit(0);

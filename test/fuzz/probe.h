@@ -12,6 +12,9 @@
 #include "call.h"
 #include "proc.h"
 
+/* Name of scenario i (NULL past the last), for the report. */
+const char *probe_scen_name(unsigned int i);
+
 /* A probe process. Never returns. */
 __attribute__((noreturn)) void probe_main(uint64_t sid);
 

@@ -117,6 +117,7 @@ struct shared {
 	uint64_t spawned[NKIND];
 	uint64_t killed_super, killed_parent, exits, crashes, checks;
 	uint32_t soft_sites[256];	/* reports per observation site (by line) */
+	uint64_t scen_runs[32];		/* probe scenarios run, by index */
 
 	uint32_t nfail;
 	struct failrec fail[MAXFAIL];

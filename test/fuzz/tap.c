@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ioc.h"
+#include "probe.h"
 #include "shared.h"
 #include "super.h"
 
@@ -75,6 +76,10 @@ static void put_counts(FILE *f, const struct report *rep)
 	for (i = 0; i < NWIN; i++)
 		fprintf(f, "%s %s %llu", i % 6 ? "," : "\n#  ", win_names[i],
 			(unsigned long long)S->windows[i]);
+	fprintf(f, "\n# probe scenarios run:");
+	for (i = 0; probe_scen_name(i); i++)
+		fprintf(f, "%s %s %llu", i % 6 ? "," : "\n#  ", probe_scen_name(i),
+			(unsigned long long)S->scen_runs[i]);
 	fprintf(f, "\n# fault injection: available:%s%s%s; used:%s%s%s at %d%% for part of the run\n",
 		rep->inject & 1 ? " failslab" : "", rep->inject & 2 ? " fail_usercopy" : "",
 		rep->inject ? "" : " none (no /sys/kernel/debug/failslab or fail_usercopy)",
