@@ -19,7 +19,7 @@ static struct subrec *sub_reserve(struct pctx *p)
 	int i;
 
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < MAXSUB && !sr; i++)
+	for (i = 0; i < CHAOS_MAXSUB && !sr; i++)
 		if (!p->subs[i].live)
 			sr = &p->subs[i];
 	if (sr) {

@@ -45,6 +45,8 @@ static const struct scen scens[] = {
 	{ "answers", s_answers, 2 },
 	{ "held_pin", s_held_pin, 2 },
 	{ "ghost", s_ghost, 2 },
+	{ "topic_full", s_topic_full, 1 },
+	{ "emfile", s_emfile, 2 },
 };
 #define NSCENS (sizeof(scens) / sizeof(scens[0]))
 _Static_assert(NSCENS <= sizeof(((struct shared *)0)->scen_runs) / sizeof(uint64_t),

@@ -103,5 +103,7 @@ void s_transient_local(struct tctx *t);
 void s_answers(struct tctx *t);
 void s_held_pin(struct tctx *t);
 void s_ghost(struct tctx *t);
+void s_topic_full(struct tctx *t);
+void s_emfile(struct tctx *t);
 
 #endif

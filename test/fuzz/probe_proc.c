@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "call.h"
@@ -343,3 +344,48 @@ void s_attach(struct tctx *t)
 	in_child(t, c_attach, NULL);
 }
 
+
+/*
+ * No descriptor left (RLIMIT_NOFILE at the lowest free one): ADD_SUBSCRIBER
+ * and MAP_POOL fail with EMFILE and leave nothing behind.
+ */
+static void c_emfile(struct tctx *t, void *arg)
+{
+	struct agnocast_add_subscriber_args as;
+	struct agnocast_map_pool_args mp = { 0 };
+	struct agnocast_unmap_pool_args um = { 0 };
+	struct agnocast_topic_info_args ti;
+	struct rlimit rl;
+	struct peer *pe = arg;
+	char topic[AGNOCAST_TOPIC_NAME_MAX];
+
+	if (proc_join(t, AGNOCAST_POOL_UNIT, 0))
+		return;
+	p_topic(t, topic);
+	if (!p_add_pub(t, topic, 1, 0))
+		return;
+	rl.rlim_cur = rl.rlim_max = lowest_fd();
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	memset(&as, 0, sizeof(as));
+	memcpy(as.topic, topic, sizeof(as.topic));
+	as.qos.depth = 1;
+	pcall(t, IOC_ADD_SUBSCRIBER, &as, ES(EMFILE), "ADD_SUBSCRIBER with no descriptor free");
+	p_topic_info(t, topic, &ti, NULL, 0);
+	REQUIRE(t, ti.nr_subs == 0, "a failed ADD_SUBSCRIBER left %u subscribers", ti.nr_subs);
+	mp.pool.pid = um.pid = pe->pid;
+	pcall(t, IOC_MAP_POOL, &mp, ES(EMFILE) | ES(EDQUOT), "MAP_POOL with no descriptor free");
+	pcall(t, IOC_UNMAP_POOL, &um, ES(EINVAL), "nothing was declared by the failed MAP_POOL");
+	win_hit(W_emfile);
+}
+
+void s_emfile(struct tctx *t)
+{
+	struct peer pe;
+
+	if (peer_start(t, &pe, PEER_ATTACH))
+		return;
+	if (pe.ok)
+		in_child(t, c_emfile, &pe);
+	peer_stop(t, &pe, 1);
+}

@@ -182,3 +182,46 @@ void s_held_pin(struct tctx *t)
 	take_back(t, recl_buf(t), rc.nr_addrs, "RECLAIM");
 	p_cleanup(t);
 }
+
+/*
+ * A topic takes AGNOCAST_TOPIC_SUBS_MAX subscribers (then ENOSPC); slots
+ * of removed ones are reused, and every entry still comes back exactly
+ * once when all are released.
+ */
+void s_topic_full(struct tctx *t)
+{
+	char topic[AGNOCAST_TOPIC_NAME_MAX];
+	struct agnocast_entry e[2];
+	struct agnocast_add_subscriber_args a;
+	struct psub s[AGNOCAST_TOPIC_SUBS_MAX];
+	uint32_t pub, i, n = 0;
+	uint64_t seq;
+
+	p_topic(t, topic);
+	pub = p_add_pub(t, topic, 1, 0);
+	for (n = 0; pub && n < AGNOCAST_TOPIC_SUBS_MAX; n++)
+		if (p_add_sub(t, topic, 1, 0, &s[n]))
+			return p_cleanup(t);
+	memset(&a, 0, sizeof(a));
+	memcpy(a.topic, topic, sizeof(a.topic));
+	a.qos.depth = 1;
+	if (!pub || pcall(t, IOC_ADD_SUBSCRIBER, &a, ES(ENOSPC) | ES(EDQUOT),
+			  "ADD_SUBSCRIBER on a topic with AGNOCAST_TOPIC_SUBS_MAX subscribers") ||
+	    p_publish(t, pub, p_scratch(t, 0), NULL, 0, &seq, NULL))
+		return p_cleanup(t);
+	for (i = 0; i < n; i++)
+		p_receive(t, s[i].id, e, 2, ES(0), "RECEIVE by each of a full topic's subscribers");
+	for (i = 0; i < n; i += 2) {	/* half of them go, holding the entry */
+		struct agnocast_remove_args rm = { .id = s[i].id };
+
+		pcall(t, IOC_REMOVE_SUBSCRIBER, &rm, ES(0), "removing our subscriber");
+		close(s[i].fd);
+		for (int k = 0; k < MAXSUB; k++)
+			if (t->p->subs[k].live && t->p->subs[k].id == s[i].id)
+				t->p->subs[k].live = 0;
+		if (p_add_sub(t, topic, 1, 0, &s[i]))
+			return p_cleanup(t);
+	}
+	win_hit(W_topic_full);
+	p_cleanup(t);	/* the entry must come back once, nothing may stay */
+}

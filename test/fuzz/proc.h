@@ -20,7 +20,8 @@
 #include "shared.h"
 
 #define MAXPUB 24
-#define MAXSUB 24
+#define MAXSUB 72		/* a probe fills a topic (64) */
+#define CHAOS_MAXSUB 24		/* what member threads use of them */
 #define MAXMAP 32
 #define MAXTHR 4
 #define BLK 256			/* a well-formed message */

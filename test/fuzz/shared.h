@@ -36,7 +36,8 @@
 	X(status_read) X(more_entries) X(join_existing) X(attach_ebusy)   \
 	X(enxio) X(map_own) X(map_full) X(sub_hup_own) X(unpriv_join)     \
 	X(publish_erange) X(stale_mapping) X(killed_in_join)              \
-	X(parent_kill) X(param_phase) X(inject_phase) X(efault_injected)
+	X(parent_kill) X(param_phase) X(inject_phase) X(efault_injected)      \
+	X(topic_full) X(emfile)
 
 #define WIN_ENUM(n) W_##n,
 enum win { WINDOWS(WIN_ENUM) NWIN };

@@ -162,6 +162,7 @@ static __attribute__((noreturn)) void worker_main(struct rng *r, enum kind kind,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);	/* a peer's parent may be gone: EPIPE */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != S->super_pid)
 		_exit(0);
