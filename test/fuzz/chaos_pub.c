@@ -108,7 +108,7 @@ void op_add_publisher(struct tctx *t)
 		c.expect = ES(EINVAL);
 		c.rule = "a reserved field, QoS or capacity out of bounds";
 	} else if (p->joined && !p->attached) {
-		c.expect = ES(ENXIO);
+		c.expect = ES(ENXIO) | ES(EDQUOT);	/* unordered in the header */
 		c.rule = "no pool attached yet";
 	} else if (p->joined) {
 		c.expect = ES(ENOSPC) | ES(EDQUOT) |

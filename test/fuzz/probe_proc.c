@@ -322,7 +322,7 @@ static void c_attach(struct tctx *t, void *arg)
 	t->p->pool.addr = ap.pool_addr;
 	t->p->pool.max = ap.pool_max;
 	p_topic(t, pa.topic);
-	pcall(t, IOC_ADD_PUBLISHER, &pa, ES(ENXIO), "ADD_PUBLISHER before ATTACH_POOL");
+	pcall(t, IOC_ADD_PUBLISHER, &pa, ES(ENXIO) | ES(EDQUOT), "ADD_PUBLISHER before ATTACH_POOL");
 	pcall(t, IOC_MAP_POOL, &mp, ES(ENXIO), "MAP_POOL of our own unattached pool");
 	snprintf(name, sizeof(name), "/agnocast@%d", (int)getpid());
 	snprintf(other, sizeof(other), "/agnocast-fz@%d", (int)getpid());
