@@ -175,8 +175,10 @@ void op_remove_publisher(struct tctx *t)
 	if (e == EPERM)
 		win_hit(W_foreign_eperm);
 	if (e == 0 && pr) {
-		pub_set_live(p, pr, 0);
-		dead_add(p, 0, pr->id);
+		pthread_mutex_lock(&p->mu);
+		dead_add(p, 0, a.id);	/* before the record can be reused */
+		pr->live = 0;
+		pthread_mutex_unlock(&p->mu);
 	}
 }
 

@@ -34,18 +34,19 @@ static struct subrec *sub_reserve(struct pctx *p)
 static void sub_forget(struct tctx *t, struct subrec *sr)
 {
 	struct pctx *p = t->p;
+	uint32_t id = sr->id;	/* the record may be reused once unlocked */
 	int fd;
 
 	pthread_mutex_lock(&p->mu);
 	fd = sr->fd;
 	sr->fd = -1;
 	if (sr->live == 1)
-		dead_add(p, 1, sr->id);
+		dead_add(p, 1, id);
 	sr->live = 0;
 	pthread_mutex_unlock(&p->mu);
 	if (fd >= 0)
 		close(fd);
-	held_drop_sub(t, sr->id);
+	held_drop_sub(t, id);
 }
 
 static void add_sub_done(struct tctx *t, struct subrec *sr,
