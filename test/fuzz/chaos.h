@@ -59,6 +59,13 @@ __attribute__((noreturn)) void reader_main(uint64_t sid);
 /* A member process: join (or not), threads, chaos. Never returns. */
 __attribute__((noreturn)) void member_main(enum kind kind, uint64_t sid);
 
+/* The expectation of ADD_PUBLISHER / ADD_SUBSCRIBER (mode already set). */
+struct call;
+void expect_add(struct call *c, const struct pctx *p, int name_err, int bad,
+		int amode, errset_t limits);
+/* After a failed ADD on a private topic: the topic must not exist. */
+void check_no_topic(struct tctx *t, const char *topic, const char *rule);
+
 /* The ids and pools of another participant, for foreign arguments. */
 const struct regrec *foreign_pick(struct tctx *t);
 /* One of its publisher (sub 0) or subscriber ids; never one of ours. */

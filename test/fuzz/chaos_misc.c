@@ -17,6 +17,24 @@ const struct regrec *foreign_pick(struct tctx *t)
 	return reg_pick(rng_u64(&t->r), getpid());
 }
 
+void expect_add(struct call *c, const struct pctx *p, int name_err, int bad,
+		int amode, errset_t limits)
+{
+	c->valid = !name_err && !bad && amode == ARR_NORMAL;
+	c->odd_array = amode != ARR_NORMAL;
+	if (name_err) {
+		c->expect = ES(name_err);
+		c->rule = "the topic name's error";
+	} else if (bad) {
+		c->expect = ES(EINVAL);
+		c->rule = "a reserved field, QoS or capacity out of bounds";
+	} else if (p->joined) {
+		c->expect = limits | (c->mode == ARG_RO ? ES(EFAULT) : ES(0)) |
+			    (amode != ARR_NORMAL ? ES(EFAULT) : 0);
+		c->rule = "a valid ADD";
+	}
+}
+
 uint32_t foreign_id(struct tctx *t, const struct regrec *f, int sub)
 {
 	uint32_t id = f ? (sub ? f->sub : f->pub)[rng_below(&t->r, REG_IDS)] : 0;
@@ -245,11 +263,35 @@ static void map_target(struct tctx *t, struct agnocast_map_pool_args *a,
 	*expect = any;
 }
 
+/* What a successful MAP_POOL answered; fd -1 exactly for our own pool. */
+static void map_done(struct tctx *t, const struct agnocast_map_pool_args *a,
+		     const struct agnocast_map_pool_args *out)
+{
+	struct pctx *p = t->p;
+	int ours = p->joined && out->pool.pid == getpid() && out->pool.addr == p->pool.addr;
+
+	check_pool_info(t, &out->pool, "MAP_POOL", 0);
+	REQUIRE(t, !a->pool.pid || out->pool.pid == a->pool.pid,
+		"MAP_POOL of pid %d returned pid %d", a->pool.pid, out->pool.pid);
+	REQUIRE(t, a->pool.pid || (a->pool.addr >= out->pool.addr &&
+		a->pool.addr - out->pool.addr < out->pool.max),
+		"MAP_POOL of address 0x%llx returned 0x%llx+%llu",
+		(unsigned long long)a->pool.addr, (unsigned long long)out->pool.addr,
+		(unsigned long long)out->pool.max);
+	REQUIRE(t, (out->fd < 0) == ours && (!ours || out->pool.max == p->pool.max),
+		"MAP_POOL of pid %d addr 0x%llx (ours: pid %d addr 0x%llx): fd %d",
+		out->pool.pid, (unsigned long long)out->pool.addr, (int)getpid(),
+		(unsigned long long)p->pool.addr, out->fd);
+	if (ours)
+		win_hit(W_map_own);
+	else
+		map_keep(t, &out->pool, out->fd);
+}
+
 void op_map_pool(struct tctx *t)
 {
 	struct agnocast_map_pool_args a;
 	struct call c = { .ioc = IOC_MAP_POOL, .shadow = &a };
-	const struct agnocast_map_pool_args *out;
 	int own, bad = 0, e;
 
 	memset(&a, 0, sizeof(a));
@@ -280,27 +322,8 @@ void op_map_pool(struct tctx *t)
 		win_hit(W_edquot_mappings);
 	if (e == ENXIO)
 		win_hit(W_enxio);
-	if (e || c.mode != ARG_NORMAL)
-		return;
-	out = c.arg;
-	check_pool_info(t, &out->pool, "MAP_POOL", 0);
-	REQUIRE(t, !a.pool.pid || out->pool.pid == a.pool.pid,
-		"MAP_POOL of pid %d returned pid %d", a.pool.pid, out->pool.pid);
-	REQUIRE(t, a.pool.pid || (a.pool.addr >= out->pool.addr &&
-		a.pool.addr - out->pool.addr < out->pool.max),
-		"MAP_POOL of address 0x%llx returned 0x%llx+%llu",
-		(unsigned long long)a.pool.addr, (unsigned long long)out->pool.addr,
-		(unsigned long long)out->pool.max);
-	if (out->pool.pid == getpid()) {
-		REQUIRE(t, out->fd == -1 && out->pool.addr == t->p->pool.addr &&
-			out->pool.max == t->p->pool.max,
-			"MAP_POOL of our own pool: fd %d addr 0x%llx max %llu",
-			out->fd, (unsigned long long)out->pool.addr,
-			(unsigned long long)out->pool.max);
-		win_hit(W_map_own);
-		return;
-	}
-	map_keep(t, &out->pool, out->fd);
+	if (!e && c.mode == ARG_NORMAL)
+		map_done(t, &a, c.arg);
 }
 
 void op_unmap_pool(struct tctx *t)

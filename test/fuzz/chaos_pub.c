@@ -34,7 +34,7 @@ static void pub_set_live(struct pctx *p, struct pubrec *pr, int live)
 }
 
 /* Nothing registered after a failed ADD: the private topic is unknown. */
-static void check_no_topic(struct tctx *t, const char *topic, const char *what)
+void check_no_topic(struct tctx *t, const char *topic, const char *what)
 {
 	struct agnocast_topic_info_args ti;
 
@@ -99,22 +99,12 @@ void op_add_publisher(struct tctx *t)
 	pids = arr_get(&t->ar, &t->r, amode, sizeof(int32_t), cap, &a.sub_pids);
 	a.sub_pids_cap = cap;
 	c.mode = pick_arg_mode(&t->r, 8);
-	c.valid = !name_err && !bad && amode == ARR_NORMAL;
-	c.odd_array = amode != ARR_NORMAL;
-	if (name_err) {
-		c.expect = ES(name_err);
-		c.rule = "the topic name's error";
-	} else if (bad) {
-		c.expect = ES(EINVAL);
-		c.rule = "a reserved field, QoS or capacity out of bounds";
-	} else if (p->joined && !p->attached) {
+	if (p->joined && !p->attached && !name_err && !bad) {
+		c.valid = amode == ARR_NORMAL;
 		c.expect = ES(ENXIO) | ES(EDQUOT);	/* unordered in the header */
 		c.rule = "no pool attached yet";
-	} else if (p->joined) {
-		c.expect = ES(ENOSPC) | ES(EDQUOT) |
-			   (c.mode == ARG_RO ? ES(EFAULT) : ES(0)) |
-			   (amode != ARR_NORMAL ? ES(EFAULT) : 0);
-		c.rule = "a valid ADD_PUBLISHER";
+	} else {
+		expect_add(&c, p, name_err, bad, amode, ES(ENOSPC) | ES(EDQUOT));
 	}
 	e = fz_call(t, &c);
 	if (e == 0) {

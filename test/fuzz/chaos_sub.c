@@ -102,20 +102,8 @@ void op_add_subscriber(struct tctx *t)
 	a.pubs_cap = cap;
 	a.fd = (int32_t)rng_u64(&t->r);	/* out only */
 	c.mode = pick_arg_mode(&t->r, 8);
-	c.valid = !name_err && !bad && amode == ARR_NORMAL;
-	c.odd_array = amode != ARR_NORMAL;
-	if (name_err) {
-		c.expect = ES(name_err);
-		c.rule = "the topic name's error";
-	} else if (bad) {
-		c.expect = ES(EINVAL);
-		c.rule = "QoS or capacity out of bounds";
-	} else if (p->joined) {
-		c.expect = ES(ENOSPC) | ES(EDQUOT) | ES(EMFILE) | ES(ENFILE) |
-			   (c.mode == ARG_RO ? ES(EFAULT) : ES(0)) |
-			   (amode != ARR_NORMAL ? ES(EFAULT) : 0);
-		c.rule = "a valid ADD_SUBSCRIBER";
-	}
+	expect_add(&c, p, name_err, bad, amode,
+		   ES(ENOSPC) | ES(EDQUOT) | ES(EMFILE) | ES(ENFILE));
 	e = fz_call(t, &c);
 	if (e == 0) {
 		add_sub_done(t, sr, c.arg, amode == ARR_NORMAL ? pools : NULL, cap);
@@ -128,13 +116,9 @@ void op_add_subscriber(struct tctx *t)
 		win_hit(W_edquot_endpoints);
 	if (e == EFAULT && p->joined && tk == TN_PRIVATE &&
 	    (c.mode == ARG_RO || c.mode == ARG_NORMAL)) {
-		struct agnocast_topic_info_args ti;
-
 		win_hit(W_undo_add_subscriber);
-		memset(&ti, 0, sizeof(ti));
-		memcpy(ti.topic, a.topic, sizeof(ti.topic));
-		fz_simple(t, IOC_TOPIC_INFO, &ti, ES(ENOENT),
-			  "ADD_SUBSCRIBER failed with EFAULT: nothing may be registered");
+		check_no_topic(t, a.topic,
+			       "ADD_SUBSCRIBER failed with EFAULT: nothing may be registered");
 	}
 }
 

@@ -44,7 +44,7 @@ static const struct scen scens[] = {
 	{ "transient_local", s_transient_local, 3 },
 	{ "answers", s_answers, 2 },
 	{ "held_pin", s_held_pin, 2 },
-	{ "ghost", s_ghost, 2 },
+	{ "ghost", s_ghost, 1 },
 	{ "topic_full", s_topic_full, 1 },
 	{ "emfile", s_emfile, 2 },
 };
