@@ -39,8 +39,9 @@
  *      process's state, publisher/subscriber/mapping lists and counters,
  *      pool attachment, every endpoint's "linked" state, global counters.
  *   2. topic->lock (mutex): the topic's publishers, subscribers and entries,
- *      entries' holders and retained state, subscribers' cursors, pending
- *      and hup flags ("linked" is written under both 1 and 2).
+ *      entries' holders, queues and retained state, subscribers' cursors,
+ *      pending and hup flags, the generations and nr_full that poll reads
+ *      without a lock ("linked" is written under both 1 and 2).
  *   3. Leaf spinlocks, never nested in each other: agnocast_mm_lock (the
  *      mm -> process hash), proc->reclaim_lock (reclaimable entries), the
  *      xarray locks of the id tables, wait queue locks.
@@ -60,10 +61,10 @@
  *          reference of its own (an open file, the mmu notifier's SRCU).
  *   topic: +1 while in the table (dropped when it has no endpoint left),
  *          +1 per publisher and subscriber. It holds its IPC namespace.
- *   pub:   +1 while linked, +1 per in-flight lookup by id.
- *   sub:   +1 from its file (from creation to the file's release), +1
- *          while linked, +1 per in-flight lookup by id. Its wait queue
- *          lives in it, so it lives as long as its file, as eventfd's.
+ *   pub, sub: +1 from its file (from creation to the file's release), +1
+ *          while linked, +1 per in-flight lookup by id. A subscriber's wait
+ *          queue lives in it, so it lives as long as its file, as eventfd's;
+ *          publishers wait on their topic's, which they hold.
  */
 #ifndef AGNOCAST_INTERNAL_H
 #define AGNOCAST_INTERNAL_H
@@ -82,7 +83,7 @@
 #include "uapi/agnocast.h"
 
 #define AGNOCAST_VERSION_MAJOR	0
-#define AGNOCAST_VERSION_MINOR	2
+#define AGNOCAST_VERSION_MINOR	3
 #define AGNOCAST_VERSION_PATCH	0
 
 struct ipc_namespace;
@@ -160,6 +161,9 @@ struct agnocast_topic {
 	unsigned int nr_pubs, nr_subs, nr_entries;
 	u64 sub_slots;			/* bitmap of subscriber slots in use */
 	u64 last_seq;
+	u64 sub_gen, pub_gen;		/* bumped when one joins or leaves */
+	unsigned int nr_full;		/* reliable subscribers with a full queue */
+	wait_queue_head_t wq;		/* publishers' polls */
 	char name[AGNOCAST_TOPIC_NAME_MAX];
 };
 
@@ -173,6 +177,7 @@ struct agnocast_pub {
 	struct list_head retained;	/* entries within depth, topic->lock */
 	unsigned int nr_retained;
 	struct agnocast_qos qos;
+	u64 sub_gen_seen;		/* topic->lock */
 	bool linked;			/* agnocast_lock and topic->lock */
 };
 
@@ -187,7 +192,9 @@ struct agnocast_sub {
 	struct agnocast_qos qos;
 	u64 join_seq;			/* topic->last_seq when it joined */
 	u64 cursor;			/* entries up to here were delivered or skipped */
+	u64 pub_gen_seen;		/* topic->lock */
 	unsigned int nr_held;
+	unsigned int nr_queued;		/* reliable: entries in its queue */
 	bool linked;			/* agnocast_lock and topic->lock */
 	bool pending;			/* topic->lock; read by poll */
 	bool hup;			/* topic->lock; read by poll */
@@ -201,6 +208,7 @@ struct agnocast_msg {
 	struct agnocast_proc *proc;	/* owner of the pool, a reference */
 	u64 seq, addr, len, timestamp_ns;
 	u64 holders;			/* subscriber slots holding a reference */
+	u64 queued;			/* reliable subscribers' slots it waits for */
 	u32 pub_id;
 	bool retained;
 	bool transient_local;
@@ -209,7 +217,7 @@ struct agnocast_msg {
 /* main.c */
 extern struct mutex agnocast_lock;
 bool agnocast_topic_name_ok(const char *name, int *err);
-bool agnocast_qos_ok(const struct agnocast_qos *qos);
+bool agnocast_qos_ok(const struct agnocast_qos *qos, u32 flags);
 
 /* process.c */
 struct agnocast_proc *agnocast_proc_current(void);
@@ -254,6 +262,7 @@ long agnocast_add_publisher(void __user *arg);
 long agnocast_add_subscriber(void __user *arg);
 long agnocast_remove_publisher(void __user *arg);
 long agnocast_remove_subscriber(void __user *arg);
+long agnocast_endpoint_state(void __user *arg, bool is_pub);
 struct agnocast_pub *agnocast_pub_get(u32 id, struct agnocast_proc *proc);
 struct agnocast_sub *agnocast_sub_get(u32 id, struct agnocast_proc *proc);
 void agnocast_pub_put(struct agnocast_pub *pub);
@@ -276,7 +285,9 @@ void agnocast_entry_unretain(struct agnocast_topic *topic,
 void agnocast_entry_unhold(struct agnocast_topic *topic,
 			   struct agnocast_sub *sub,
 			   struct agnocast_msg *entry);
+void agnocast_sub_drop_entries(struct agnocast_sub *sub);
 bool agnocast_sub_pending(const struct agnocast_sub *sub);
+unsigned int agnocast_sub_nr_pending(const struct agnocast_sub *sub);
 void agnocast_sub_set_pending(struct agnocast_sub *sub, bool pending);
 void agnocast_reclaim_drain(struct agnocast_proc *proc);
 

@@ -4,7 +4,7 @@
  *
  * Adding one follows the commit-last rule (agnocast_internal.h):
  *   1. allocate it, reserve its id (xa_alloc of NULL: lookups by id see
- *      nothing), and for a subscriber get an unused fd and its file;
+ *      nothing), get an unused fd and its file;
  *   2. link it to its process and topic under the locks and gather the
  *      answer (the topic's other processes);
  *   3. copy the answer out; on failure unlink it again (nobody could reach
@@ -13,8 +13,13 @@
  *   4. publish the id (xa_store into the reserved slot, which allocates
  *      nothing) and install the fd.
  *
- * A subscriber is its file: the file holds a reference from its creation,
- * and the file's release removes the subscriber if it is still linked.
+ * An endpoint is its file: the file holds a reference from its creation,
+ * and the file's release removes the endpoint if it is still linked.
+ * Publishers poll their topic's wait queue (EPOLLOUT: no reliable queue is
+ * full; EPOLLPRI: the subscribers changed), subscribers their own
+ * (EPOLLIN: entries pending; EPOLLPRI: the publishers changed). A change
+ * bumps topic->sub_gen or ->pub_gen; an endpoint's *_gen_seen is what it
+ * last read with PUBLISHER_STATE / SUBSCRIBER_STATE.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -102,6 +107,23 @@ struct agnocast_sub *agnocast_sub_get(u32 id, struct agnocast_proc *proc)
 	return ERR_PTR(-EPERM);
 }
 
+/* A publisher joined or left: tell the subscribers; topic->lock held. */
+static void agnocast_pubs_changed(struct agnocast_topic *topic)
+{
+	struct agnocast_sub *sub;
+
+	WRITE_ONCE(topic->pub_gen, topic->pub_gen + 1);
+	list_for_each_entry(sub, &topic->subs, topic_node)
+		wake_up_interruptible_poll(&sub->wq, EPOLLPRI);
+}
+
+/* A subscriber joined or left: tell the publishers; topic->lock held. */
+static void agnocast_subs_changed(struct agnocast_topic *topic)
+{
+	WRITE_ONCE(topic->sub_gen, topic->sub_gen + 1);
+	wake_up_interruptible_poll(&topic->wq, EPOLLPRI);
+}
+
 /* Unlink a publisher from its process and topic; agnocast_lock held. */
 static void agnocast_pub_unlink(struct agnocast_pub *pub)
 {
@@ -116,23 +138,26 @@ static void agnocast_pub_unlink(struct agnocast_pub *pub)
 	mutex_lock(&topic->lock);
 	list_del(&pub->topic_node);
 	topic->nr_pubs--;
-	pub->linked = false;
+	WRITE_ONCE(pub->linked, false);
 	list_for_each_entry_safe(entry, tmp, &pub->retained, pub_node)
 		agnocast_entry_unretain(topic, pub, entry);
 	/* Transient-local history may have vanished from under a cursor. */
 	list_for_each_entry(sub, &topic->subs, topic_node)
 		agnocast_sub_set_pending(sub, agnocast_sub_pending(sub));
+	agnocast_pubs_changed(topic);
+	wake_up_interruptible_poll(&topic->wq, EPOLLHUP);
 	mutex_unlock(&topic->lock);
 	agnocast_topic_maybe_remove(topic);
 }
 
 /*
- * Remove a linked, committed publisher; agnocast_lock held. Entries of it
- * that subscribers hold stay readable.
+ * Remove a linked publisher; agnocast_lock held. Entries of it that
+ * subscribers hold or have queued stay readable. Its id may still be
+ * reserved (a failing ADD_PUBLISHER erases that itself).
  */
 void agnocast_pub_remove(struct agnocast_pub *pub)
 {
-	xa_erase(&agnocast_pub_ids, pub->id);
+	xa_cmpxchg(&agnocast_pub_ids, pub->id, pub, NULL, 0);
 	agnocast_pub_unlink(pub);
 	agnocast_pub_put(pub);		/* the registration */
 }
@@ -141,24 +166,18 @@ void agnocast_pub_remove(struct agnocast_pub *pub)
 static void agnocast_sub_unlink(struct agnocast_sub *sub)
 {
 	struct agnocast_topic *topic = sub->topic;
-	struct agnocast_msg *entry, *tmp;
-	unsigned int n = 0;
 
 	list_del(&sub->proc_node);
 	sub->proc->nr_subs--;
 	agnocast_nr_subs--;
 
 	mutex_lock(&topic->lock);
+	agnocast_sub_drop_entries(sub);
 	list_del(&sub->topic_node);
 	topic->nr_subs--;
 	topic->sub_slots &= ~BIT_ULL(sub->slot);
 	sub->linked = false;
-	list_for_each_entry_safe(entry, tmp, &topic->entries, topic_node) {
-		if (entry->holders & BIT_ULL(sub->slot))
-			agnocast_entry_unhold(topic, sub, entry);
-		if (++n % 1024 == 0)
-			cond_resched();
-	}
+	agnocast_subs_changed(topic);
 	WRITE_ONCE(sub->pending, false);
 	WRITE_ONCE(sub->hup, true);
 	wake_up_interruptible_poll(&sub->wq, EPOLLHUP);
@@ -185,6 +204,8 @@ static __poll_t agnocast_sub_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &sub->wq, wait);
 	if (READ_ONCE(sub->pending))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(sub->topic->pub_gen) != READ_ONCE(sub->pub_gen_seen))
+		mask |= EPOLLPRI;
 	if (READ_ONCE(sub->hup))
 		mask |= EPOLLHUP;
 	return mask;
@@ -207,6 +228,42 @@ static const struct file_operations agnocast_sub_fops = {
 	.owner = THIS_MODULE,
 	.poll = agnocast_sub_poll,
 	.release = agnocast_sub_file_release,
+	.llseek = noop_llseek,
+};
+
+static __poll_t agnocast_pub_poll(struct file *file, poll_table *wait)
+{
+	struct agnocast_pub *pub = file->private_data;
+	struct agnocast_topic *topic = pub->topic;
+	__poll_t mask = 0;
+
+	poll_wait(file, &topic->wq, wait);
+	if (!READ_ONCE(pub->linked))
+		return EPOLLHUP;
+	if (!READ_ONCE(topic->nr_full))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (READ_ONCE(topic->sub_gen) != READ_ONCE(pub->sub_gen_seen))
+		mask |= EPOLLPRI;
+	return mask;
+}
+
+/* The last copy of the descriptor is closed: the publisher goes. */
+static int agnocast_pub_file_release(struct inode *inode, struct file *file)
+{
+	struct agnocast_pub *pub = file->private_data;
+
+	mutex_lock(&agnocast_lock);
+	if (pub->linked)
+		agnocast_pub_remove(pub);
+	mutex_unlock(&agnocast_lock);
+	agnocast_pub_put(pub);		/* the file's */
+	return 0;
+}
+
+static const struct file_operations agnocast_pub_fops = {
+	.owner = THIS_MODULE,
+	.poll = agnocast_pub_poll,
+	.release = agnocast_pub_file_release,
 	.llseek = noop_llseek,
 };
 
@@ -272,10 +329,13 @@ static long agnocast_pub_link(struct agnocast_pub *pub, const char *name,
 	list_add_tail(&pub->proc_node, &proc->pubs);
 	proc->nr_pubs++;
 	agnocast_nr_pubs++;
+	kref_get(&pub->ref);		/* the registration */
 	mutex_lock(&topic->lock);
 	list_add_tail(&pub->topic_node, &topic->pubs);
 	topic->nr_pubs++;
 	pub->linked = true;
+	pub->sub_gen_seen = topic->sub_gen;
+	agnocast_pubs_changed(topic);
 	*n = agnocast_collect_sub_pids(topic, pids);
 	mutex_unlock(&topic->lock);
 	return 0;
@@ -288,9 +348,42 @@ static long agnocast_add_publisher_answer(struct agnocast_add_publisher_args *ar
 	if (copy_to_user(u64_to_user_ptr(args->sub_pids), pids,
 			 min(args->nr_sub_pids, args->sub_pids_cap) * sizeof(*pids)) ||
 	    put_user(args->nr_sub_pids, &uargs->nr_sub_pids) ||
-	    put_user(args->publisher_id, &uargs->publisher_id))
+	    put_user(args->publisher_id, &uargs->publisher_id) ||
+	    put_user(args->fd, &uargs->fd))
 		return -EFAULT;
 	return 0;
+}
+
+/* A publisher not linked yet, with its file (which holds its reference). */
+static struct agnocast_pub *agnocast_pub_create(struct agnocast_proc *proc,
+						const struct agnocast_qos *qos,
+						struct file **file)
+{
+	struct agnocast_pub *pub;
+	int err;
+
+	pub = kzalloc(sizeof(*pub), GFP_KERNEL_ACCOUNT);
+	if (!pub)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&pub->ref);		/* the file's */
+	INIT_LIST_HEAD(&pub->retained);
+	pub->qos = *qos;
+	pub->proc = proc;
+	err = xa_alloc_cyclic(&agnocast_pub_ids, &pub->id, NULL,
+			      XA_LIMIT(1, INT_MAX), &agnocast_pub_next,
+			      GFP_KERNEL_ACCOUNT);
+	if (err < 0) {
+		kfree(pub);
+		return ERR_PTR(err);
+	}
+	*file = anon_inode_getfile("[agnocast-pub]", &agnocast_pub_fops, pub,
+				   O_RDONLY);
+	if (IS_ERR(*file)) {
+		xa_erase(&agnocast_pub_ids, pub->id);
+		kfree(pub);
+		return ERR_CAST(*file);
+	}
+	return pub;
 }
 
 long agnocast_add_publisher(void __user *arg)
@@ -298,7 +391,8 @@ long agnocast_add_publisher(void __user *arg)
 	struct agnocast_add_publisher_args args;
 	struct agnocast_proc *proc;
 	struct agnocast_pub *pub;
-	s32 *pids = NULL;
+	struct file *file;
+	s32 *pids;
 	int name_err;
 	long err;
 
@@ -306,53 +400,53 @@ long agnocast_add_publisher(void __user *arg)
 		return -EFAULT;
 	if (!agnocast_topic_name_ok(args.topic, &name_err))
 		return name_err;
-	if (!agnocast_qos_ok(&args.qos) || args.reserved ||
+	if (!agnocast_qos_ok(&args.qos, AGNOCAST_QOS_PUB_FLAGS) ||
 	    args.sub_pids_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (IS_ERR(proc))
 		return PTR_ERR(proc);
-	pub = kzalloc(sizeof(*pub), GFP_KERNEL_ACCOUNT);
 	pids = kcalloc(AGNOCAST_TOPIC_SUBS_MAX, sizeof(*pids), GFP_KERNEL_ACCOUNT);
-	if (!pub || !pids) {
-		kfree(pub);
-		kfree(pids);
+	if (!pids) {
 		agnocast_proc_put(proc);
 		return -ENOMEM;
 	}
-	kref_init(&pub->ref);		/* the registration */
-	INIT_LIST_HEAD(&pub->retained);
-	pub->qos = args.qos;
-	pub->proc = proc;		/* takes over the lookup's reference */
-	err = xa_alloc_cyclic(&agnocast_pub_ids, &pub->id, NULL,
-			      XA_LIMIT(1, INT_MAX), &agnocast_pub_next,
-			      GFP_KERNEL_ACCOUNT);
-	if (err < 0)
-		goto out_free;
-	mutex_lock(&agnocast_lock);
-	err = agnocast_pub_link(pub, args.topic, pids, &args.nr_sub_pids);
-	mutex_unlock(&agnocast_lock);
-	if (err)
-		goto out_id;
-	args.publisher_id = pub->id;
-	err = agnocast_add_publisher_answer(&args, arg, pids);
-	if (err) {
+	/* From here on the publisher (its file) owns the proc reference. */
+	pub = agnocast_pub_create(proc, &args.qos, &file);
+	if (IS_ERR(pub)) {
+		agnocast_proc_put(proc);
+		kfree(pids);
+		return PTR_ERR(pub);
+	}
+	args.fd = get_unused_fd_flags(O_CLOEXEC);
+	err = args.fd < 0 ? args.fd : 0;
+	if (!err) {
 		mutex_lock(&agnocast_lock);
-		agnocast_pub_unlink(pub);
+		err = agnocast_pub_link(pub, args.topic, pids, &args.nr_sub_pids);
 		mutex_unlock(&agnocast_lock);
-		goto out_id;
+	}
+	args.publisher_id = pub->id;
+	if (!err) {
+		err = agnocast_add_publisher_answer(&args, arg, pids);
+		if (err) {
+			mutex_lock(&agnocast_lock);
+			agnocast_pub_unlink(pub);
+			mutex_unlock(&agnocast_lock);
+			agnocast_pub_put(pub);	/* the registration */
+		}
+	}
+	kfree(pids);
+	if (err) {
+		xa_erase(&agnocast_pub_ids, pub->id);
+		if (args.fd >= 0)
+			put_unused_fd(args.fd);
+		fput(file);		/* its release finds it unlinked */
+		return err;
 	}
 	/* Commit: the reserved slot exists, so the store allocates nothing. */
 	WARN_ON_ONCE(xa_is_err(xa_store(&agnocast_pub_ids, pub->id, pub, 0)));
-	kfree(pids);
+	fd_install(args.fd, file);
 	return 0;
-
-out_id:
-	xa_erase(&agnocast_pub_ids, pub->id);
-out_free:
-	kfree(pids);
-	agnocast_pub_put(pub);
-	return err;
 }
 
 /* Distinct pools of the processes with a publisher; topic->lock held. */
@@ -388,6 +482,8 @@ static void agnocast_sub_join_topic(struct agnocast_topic *topic,
 	list_add_tail(&sub->topic_node, &topic->subs);
 	topic->nr_subs++;
 	sub->linked = true;
+	sub->pub_gen_seen = topic->pub_gen;
+	agnocast_subs_changed(topic);
 	sub->join_seq = topic->last_seq;
 	sub->cursor = (sub->qos.flags & AGNOCAST_QOS_TRANSIENT_LOCAL) ?
 		      0 : topic->last_seq;
@@ -487,7 +583,8 @@ long agnocast_add_subscriber(void __user *arg)
 		return -EFAULT;
 	if (!agnocast_topic_name_ok(args.topic, &name_err))
 		return name_err;
-	if (!agnocast_qos_ok(&args.qos) || args.pubs_cap > AGNOCAST_ARRAY_MAX)
+	if (!agnocast_qos_ok(&args.qos, AGNOCAST_QOS_SUB_FLAGS) ||
+	    args.pubs_cap > AGNOCAST_ARRAY_MAX)
 		return -EINVAL;
 	proc = agnocast_proc_current();
 	if (IS_ERR(proc))
@@ -598,5 +695,85 @@ long agnocast_remove_subscriber(void __user *arg)
 		agnocast_sub_remove(sub);
 	mutex_unlock(&agnocast_lock);
 	agnocast_sub_put(sub);
+	return err;
+}
+
+/* The state an endpoint's poll reports, read under the topic lock. */
+static void agnocast_state_fill(struct agnocast_topic *topic,
+				struct agnocast_endpoint_state_args *args)
+{
+	args->nr_publishers = topic->nr_pubs;
+	args->nr_subscribers = topic->nr_subs;
+	args->nr_full = topic->nr_full;
+}
+
+static long agnocast_pub_state(struct agnocast_pub *pub,
+			       struct agnocast_endpoint_state_args *args,
+			       void __user *arg)
+{
+	struct agnocast_topic *topic = pub->topic;
+	u64 gen;
+
+	mutex_lock(&topic->lock);
+	agnocast_state_fill(topic, args);
+	args->queued = 0;
+	gen = topic->sub_gen;
+	mutex_unlock(&topic->lock);
+	if (copy_to_user(arg, args, sizeof(*args)))
+		return -EFAULT;
+	mutex_lock(&topic->lock);
+	WRITE_ONCE(pub->sub_gen_seen, gen);
+	mutex_unlock(&topic->lock);
+	return 0;
+}
+
+static long agnocast_sub_state(struct agnocast_sub *sub,
+			       struct agnocast_endpoint_state_args *args,
+			       void __user *arg)
+{
+	struct agnocast_topic *topic = sub->topic;
+	u64 gen;
+
+	mutex_lock(&topic->lock);
+	agnocast_state_fill(topic, args);
+	args->queued = agnocast_sub_nr_pending(sub);
+	gen = topic->pub_gen;
+	mutex_unlock(&topic->lock);
+	if (copy_to_user(arg, args, sizeof(*args)))
+		return -EFAULT;
+	mutex_lock(&topic->lock);
+	WRITE_ONCE(sub->pub_gen_seen, gen);
+	mutex_unlock(&topic->lock);
+	return 0;
+}
+
+/* PUBLISHER_STATE / SUBSCRIBER_STATE */
+long agnocast_endpoint_state(void __user *arg, bool is_pub)
+{
+	struct agnocast_endpoint_state_args args;
+	struct agnocast_proc *proc;
+	struct agnocast_pub *pub;
+	struct agnocast_sub *sub;
+	long err;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.reserved)
+		return -EINVAL;
+	proc = agnocast_proc_current();
+	if (IS_ERR(proc))
+		return PTR_ERR(proc);
+	if (is_pub) {
+		pub = agnocast_pub_get(args.id, proc);
+		err = IS_ERR(pub) ? PTR_ERR(pub) : agnocast_pub_state(pub, &args, arg);
+		if (!IS_ERR(pub))
+			agnocast_pub_put(pub);
+	} else {
+		sub = agnocast_sub_get(args.id, proc);
+		err = IS_ERR(sub) ? PTR_ERR(sub) : agnocast_sub_state(sub, &args, arg);
+		if (!IS_ERR(sub))
+			agnocast_sub_put(sub);
+	}
+	agnocast_proc_put(proc);
 	return err;
 }

@@ -70,10 +70,10 @@ bool agnocast_topic_name_ok(const char *name, int *err)
 	return true;
 }
 
-bool agnocast_qos_ok(const struct agnocast_qos *qos)
+bool agnocast_qos_ok(const struct agnocast_qos *qos, u32 flags)
 {
 	return qos->depth >= 1 && qos->depth <= AGNOCAST_DEPTH_MAX &&
-	       !(qos->flags & ~AGNOCAST_QOS_FLAGS);
+	       !(qos->flags & ~flags);
 }
 
 static long agnocast_version(void __user *arg)
@@ -128,6 +128,10 @@ static long agnocast_ioctl(struct file *file, unsigned int cmd,
 		return agnocast_topic_info(uarg);
 	case AGNOCAST_LIST_PROCESSES_CMD:
 		return agnocast_list_processes(uarg);
+	case AGNOCAST_PUBLISHER_STATE_CMD:
+		return agnocast_endpoint_state(uarg, true);
+	case AGNOCAST_SUBSCRIBER_STATE_CMD:
+		return agnocast_endpoint_state(uarg, false);
 	default:
 		return -ENOTTY;
 	}

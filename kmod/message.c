@@ -3,10 +3,16 @@
  * agnocast: entries (published messages).
  *
  * A topic's entries form one list ordered by seq. An entry is "retained"
- * while it is among the newest qos.depth entries of its publisher, and
- * "held" by the subscribers whose slot bits are set in entry->holders.
- * When it is neither, it leaves the topic and goes to its owner's reclaim
+ * while it is among the newest qos.depth entries of its publisher, "held"
+ * by the subscribers whose slot bits are set in entry->holders, and
+ * "queued" for the reliable subscribers whose bits are set in
+ * entry->queued (published while they were there, not received yet). When
+ * it is none of these, it leaves the topic and goes to its owner's reclaim
  * queue, from which PUBLISH or RECLAIM hands its address back once.
+ *
+ * A reliable subscriber's queue holds at most its qos.depth entries:
+ * topic->nr_full counts the full ones, and PUBLISH fails with EAGAIN while
+ * it is not 0. Publishers poll the topic's wait queue for EPOLLOUT.
  *
  * A subscriber's cursor is the seq up to which entries were delivered to it
  * or skipped; everything newer is pending. Entries older than the
@@ -158,10 +164,12 @@ static long agnocast_reclaim_out(struct agnocast_proc *proc, u64 __user *out,
 	return 0;
 }
 
-/* The entry is neither retained nor held: it leaves the topic. */
-static void agnocast_entry_unlink(struct agnocast_topic *topic,
-				  struct agnocast_msg *entry)
+/* If the entry is neither retained, held nor queued, it leaves the topic. */
+static void agnocast_entry_maybe_unlink(struct agnocast_topic *topic,
+					struct agnocast_msg *entry)
 {
+	if (entry->retained || entry->holders || entry->queued)
+		return;
 	list_del(&entry->topic_node);
 	topic->nr_entries--;
 	agnocast_reclaim_queue(entry);
@@ -174,8 +182,7 @@ void agnocast_entry_unretain(struct agnocast_topic *topic,
 	list_del_init(&entry->pub_node);
 	pub->nr_retained--;
 	entry->retained = false;
-	if (!entry->holders)
-		agnocast_entry_unlink(topic, entry);
+	agnocast_entry_maybe_unlink(topic, entry);
 }
 
 void agnocast_entry_unhold(struct agnocast_topic *topic,
@@ -184,8 +191,86 @@ void agnocast_entry_unhold(struct agnocast_topic *topic,
 {
 	entry->holders &= ~BIT_ULL(sub->slot);
 	sub->nr_held--;
-	if (!entry->holders && !entry->retained)
-		agnocast_entry_unlink(topic, entry);
+	agnocast_entry_maybe_unlink(topic, entry);
+}
+
+static bool agnocast_sub_reliable(const struct agnocast_sub *sub)
+{
+	return sub->qos.flags & AGNOCAST_QOS_RELIABLE;
+}
+
+/*
+ * A reliable subscriber's queue grew or shrank by one; keep nr_full, and
+ * wake the publishers once no queue is full. topic->lock held.
+ */
+static void agnocast_queue_count(struct agnocast_sub *sub, bool add)
+{
+	struct agnocast_topic *topic = sub->topic;
+	bool was = sub->nr_queued >= sub->qos.depth, full;
+
+	sub->nr_queued += add ? 1 : -1;
+	full = sub->nr_queued >= sub->qos.depth;
+	if (was == full)
+		return;
+	WRITE_ONCE(topic->nr_full, topic->nr_full + (full ? 1 : -1));
+	if (!topic->nr_full)
+		wake_up_interruptible_poll(&topic->wq, EPOLLOUT | EPOLLWRNORM);
+}
+
+static void agnocast_queue_add(struct agnocast_sub *sub,
+			       struct agnocast_msg *entry)
+{
+	entry->queued |= BIT_ULL(sub->slot);
+	agnocast_queue_count(sub, true);
+}
+
+/* Take the entry out of sub's queue (the caller checks it was in it). */
+static void agnocast_queue_del(struct agnocast_sub *sub,
+			       struct agnocast_msg *entry)
+{
+	entry->queued &= ~BIT_ULL(sub->slot);
+	agnocast_queue_count(sub, false);
+	agnocast_entry_maybe_unlink(sub->topic, entry);
+}
+
+/*
+ * A reliable subscriber's queue loses the entries up to its cursor (TAKE
+ * skipped them); topic->lock held.
+ */
+static void agnocast_queue_skip(struct agnocast_sub *sub)
+{
+	struct agnocast_msg *entry, *tmp;
+
+	list_for_each_entry_safe(entry, tmp, &sub->topic->entries, topic_node) {
+		if (entry->seq > sub->cursor)
+			break;
+		if (entry->queued & BIT_ULL(sub->slot))
+			agnocast_queue_del(sub, entry);
+	}
+}
+
+/*
+ * A subscriber leaves: drop what it holds and what is queued for it;
+ * topic->lock held.
+ */
+void agnocast_sub_drop_entries(struct agnocast_sub *sub)
+{
+	struct agnocast_msg *entry, *tmp;
+	u64 bit = BIT_ULL(sub->slot);
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(entry, tmp, &sub->topic->entries, topic_node) {
+		if (entry->holders & bit) {
+			entry->holders &= ~bit;
+			sub->nr_held--;
+		}
+		if (entry->queued & bit)
+			agnocast_queue_del(sub, entry);
+		else
+			agnocast_entry_maybe_unlink(sub->topic, entry);
+		if (++n % 1024 == 0)
+			cond_resched();
+	}
 }
 
 /* topic->lock held */
@@ -212,6 +297,26 @@ bool agnocast_sub_pending(const struct agnocast_sub *sub)
 	return false;
 }
 
+/*
+ * How many entries the next RECEIVE would return at most: the reliable
+ * subscriber's queue, or the visible entries past the cursor up to
+ * qos.depth. topic->lock held.
+ */
+unsigned int agnocast_sub_nr_pending(const struct agnocast_sub *sub)
+{
+	const struct agnocast_msg *entry;
+	unsigned int n = 0;
+
+	if (agnocast_sub_reliable(sub))
+		return sub->nr_queued;
+	list_for_each_entry_reverse(entry, &sub->topic->entries, topic_node) {
+		if (entry->seq <= sub->cursor || n == sub->qos.depth)
+			break;
+		n += agnocast_entry_visible(sub, entry);
+	}
+	return n;
+}
+
 /* topic->lock held */
 void agnocast_sub_set_pending(struct agnocast_sub *sub, bool pending)
 {
@@ -231,14 +336,19 @@ static bool agnocast_in_pool(const struct agnocast_proc *proc, u64 addr, u64 len
 	       addr - proc->pool_addr <= size - len;
 }
 
-/* Append a new entry to the topic; topic->lock held, pub linked. */
-static void agnocast_entry_publish(struct agnocast_pub *pub,
+/*
+ * Append a new entry to the topic, unless a reliable subscriber's queue is
+ * full (-EAGAIN); topic->lock held, pub linked.
+ */
+static long agnocast_entry_publish(struct agnocast_pub *pub,
 				   struct agnocast_msg *entry)
 {
 	struct agnocast_topic *topic = pub->topic;
 	struct agnocast_msg *oldest;
 	struct agnocast_sub *sub;
 
+	if (topic->nr_full)
+		return -EAGAIN;
 	entry->seq = ++topic->last_seq;
 	entry->timestamp_ns = ktime_get_ns();
 	list_add_tail(&entry->topic_node, &topic->entries);
@@ -249,8 +359,12 @@ static void agnocast_entry_publish(struct agnocast_pub *pub,
 					  pub_node);
 		agnocast_entry_unretain(topic, pub, oldest);
 	}
-	list_for_each_entry(sub, &topic->subs, topic_node)
+	list_for_each_entry(sub, &topic->subs, topic_node) {
+		if (agnocast_sub_reliable(sub))
+			agnocast_queue_add(sub, entry);
 		agnocast_sub_set_pending(sub, true);
+	}
+	return 0;
 }
 
 long agnocast_publish(void __user *arg)
@@ -290,10 +404,7 @@ long agnocast_publish(void __user *arg)
 	entry->retained = true;
 
 	mutex_lock(&pub->topic->lock);
-	if (pub->linked)
-		agnocast_entry_publish(pub, entry);
-	else
-		err = -ENOENT;
+	err = pub->linked ? agnocast_entry_publish(pub, entry) : -ENOENT;
 	args.seq = entry->seq;
 	mutex_unlock(&pub->topic->lock);
 	if (err) {
@@ -380,12 +491,16 @@ static int agnocast_deliver(struct agnocast_sub *sub, unsigned int cap,
 			continue;
 		entry->holders |= BIT_ULL(sub->slot);
 		sub->nr_held++;
+		if (entry->queued & BIT_ULL(sub->slot))
+			agnocast_queue_del(sub, entry);
 		agnocast_entry_export(entry, &out[n++]);
 		sub->cursor = entry->seq;
 	}
 	/* The whole window went out: nothing older than it is due any more. */
 	if (n == window)
 		sub->cursor = topic->last_seq;
+	if (agnocast_sub_reliable(sub))
+		agnocast_queue_skip(sub);
 	agnocast_sub_set_pending(sub, agnocast_sub_pending(sub));
 	return n;
 }
@@ -400,6 +515,7 @@ static void agnocast_undeliver(struct agnocast_sub *sub,
 			       u64 old, u64 new)
 {
 	struct agnocast_topic *topic = sub->topic;
+	bool requeue = agnocast_sub_reliable(sub) && sub->cursor == new;
 	struct agnocast_msg *entry, *tmp;
 	unsigned int i = 0;
 
@@ -410,9 +526,13 @@ static void agnocast_undeliver(struct agnocast_sub *sub,
 			i++;
 		if (i == n)
 			break;
-		if (out[i].seq == entry->seq &&
-		    (entry->holders & BIT_ULL(sub->slot)))
-			agnocast_entry_unhold(topic, sub, entry);
+		if (out[i].seq != entry->seq ||
+		    !(entry->holders & BIT_ULL(sub->slot)))
+			continue;
+		/* Pending again: a reliable subscriber's queue has it again. */
+		if (requeue && !(entry->queued & BIT_ULL(sub->slot)))
+			agnocast_queue_add(sub, entry);
+		agnocast_entry_unhold(topic, sub, entry);
 	}
 	if (sub->cursor == new)
 		sub->cursor = old;
@@ -466,72 +586,6 @@ static long agnocast_deliver_out(struct agnocast_sub *sub, unsigned int cap,
 	return -EFAULT;
 }
 
-static long agnocast_receive_common(u32 sub_id, unsigned int cap,
-				    bool take_newest,
-				    struct agnocast_entry __user *uout,
-				    u32 __user *unr)
-{
-	struct agnocast_entry small[AGNOCAST_DELIVERY_SMALL], *out = small;
-	struct agnocast_proc *proc;
-	struct agnocast_sub *sub;
-	long ret;
-	int n;
-
-	proc = agnocast_proc_current();
-	if (IS_ERR(proc))
-		return PTR_ERR(proc);
-	sub = agnocast_sub_get(sub_id, proc);
-	agnocast_proc_put(proc);
-	if (IS_ERR(sub))
-		return PTR_ERR(sub);
-	n = agnocast_delivery_size(sub, cap, take_newest);
-	if (n <= 0) {
-		ret = n ? n : -EAGAIN;
-		goto out;
-	}
-	if (n > AGNOCAST_DELIVERY_SMALL) {
-		out = kmalloc_array(n, sizeof(*out), GFP_KERNEL_ACCOUNT);
-		if (!out) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	ret = agnocast_deliver_out(sub, n, take_newest, out, uout, unr);
-	if (out != small)
-		kfree(out);
-out:
-	agnocast_sub_put(sub);
-	return ret;
-}
-
-long agnocast_receive(void __user *arg)
-{
-	struct agnocast_receive_args __user *uargs = arg;
-	struct agnocast_receive_args args;
-
-	if (copy_from_user(&args, arg, sizeof(args)))
-		return -EFAULT;
-	if (args.reserved || args.entries_cap == 0 ||
-	    args.entries_cap > AGNOCAST_ARRAY_MAX)
-		return -EINVAL;
-	return agnocast_receive_common(args.subscriber_id, args.entries_cap,
-				       false, u64_to_user_ptr(args.entries),
-				       &uargs->nr_entries);
-}
-
-long agnocast_take(void __user *arg)
-{
-	struct agnocast_take_args __user *uargs = arg;
-	struct agnocast_take_args args;
-
-	if (copy_from_user(&args, arg, sizeof(args)))
-		return -EFAULT;
-	if (args.reserved)
-		return -EINVAL;
-	return agnocast_receive_common(args.subscriber_id, 1, true,
-				       &uargs->entry, NULL);
-}
-
 /* Drop sub's reference on entry seq; topic->lock held. */
 static long agnocast_release_seq(struct agnocast_sub *sub, u64 seq)
 {
@@ -549,6 +603,110 @@ static long agnocast_release_seq(struct agnocast_sub *sub, u64 seq)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* What one RECEIVE or TAKE asks for. */
+struct agnocast_rx {
+	unsigned int cap;		/* entries wanted; 0: release only */
+	bool take_newest;		/* TAKE */
+	const u64 *release;		/* seqs to release first (kernel copy) */
+	unsigned int nr_release;
+	struct agnocast_entry __user *uout;
+	u32 __user *unr;		/* RECEIVE's nr_entries, or NULL */
+};
+
+/* Release what the request lists, skipping what is not held. */
+static void agnocast_release_list(struct agnocast_sub *sub,
+				  const struct agnocast_rx *rx)
+{
+	unsigned int i;
+
+	mutex_lock(&sub->topic->lock);
+	for (i = 0; i < rx->nr_release; i++)
+		agnocast_release_seq(sub, rx->release[i]);
+	mutex_unlock(&sub->topic->lock);
+}
+
+static long agnocast_receive_common(u32 sub_id, const struct agnocast_rx *rx)
+{
+	struct agnocast_entry small[AGNOCAST_DELIVERY_SMALL], *out = small;
+	struct agnocast_proc *proc;
+	struct agnocast_sub *sub;
+	long ret;
+	int n;
+
+	proc = agnocast_proc_current();
+	if (IS_ERR(proc))
+		return PTR_ERR(proc);
+	sub = agnocast_sub_get(sub_id, proc);
+	agnocast_proc_put(proc);
+	if (IS_ERR(sub))
+		return PTR_ERR(sub);
+	if (rx->nr_release)
+		agnocast_release_list(sub, rx);
+	if (!rx->cap) {
+		ret = put_user(0U, rx->unr) ? -EFAULT : 0;
+		goto out;
+	}
+	n = agnocast_delivery_size(sub, rx->cap, rx->take_newest);
+	if (n <= 0) {
+		ret = n ? n : -EAGAIN;
+		goto out;
+	}
+	if (n > AGNOCAST_DELIVERY_SMALL) {
+		out = kmalloc_array(n, sizeof(*out), GFP_KERNEL_ACCOUNT);
+		if (!out) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = agnocast_deliver_out(sub, n, rx->take_newest, out, rx->uout,
+				   rx->unr);
+	if (out != small)
+		kfree(out);
+out:
+	agnocast_sub_put(sub);
+	return ret;
+}
+
+long agnocast_receive(void __user *arg)
+{
+	struct agnocast_receive_args __user *uargs = arg;
+	struct agnocast_receive_args args;
+	u64 release[AGNOCAST_RELEASE_MAX];
+	struct agnocast_rx rx;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.entries_cap > AGNOCAST_ARRAY_MAX ||
+	    args.release_nr > AGNOCAST_RELEASE_MAX ||
+	    (!args.entries_cap && !args.release_nr))
+		return -EINVAL;
+	if (copy_from_user(release, u64_to_user_ptr(args.release),
+			   args.release_nr * sizeof(*release)))
+		return -EFAULT;
+	rx = (struct agnocast_rx) {
+		.cap = args.entries_cap,
+		.release = release,
+		.nr_release = args.release_nr,
+		.uout = u64_to_user_ptr(args.entries),
+		.unr = &uargs->nr_entries,
+	};
+	return agnocast_receive_common(args.subscriber_id, &rx);
+}
+
+long agnocast_take(void __user *arg)
+{
+	struct agnocast_take_args __user *uargs = arg;
+	struct agnocast_take_args args;
+	struct agnocast_rx rx = { .cap = 1, .take_newest = true };
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.reserved)
+		return -EINVAL;
+	rx.uout = &uargs->entry;
+	return agnocast_receive_common(args.subscriber_id, &rx);
 }
 
 long agnocast_release(void __user *arg)

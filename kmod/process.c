@@ -228,6 +228,18 @@ static int agnocast_join(u64 size, u64 max)
 	return err;
 }
 
+/*
+ * Does the caller's mm serve (or did it ever serve) another thread group:
+ * a vfork child before exec, or a process that made or is a
+ * clone(CLONE_VM) child? Such an mm cannot be one process's registration:
+ * it would outlive the thread group that joined with it.
+ */
+static bool agnocast_mm_shared(void)
+{
+	return current->vfork_done ||
+	       test_bit(MMF_MULTIPROCESS, &current->mm->flags);
+}
+
 static long agnocast_add_process_args_ok(struct agnocast_add_process_args *args,
 					 u64 *size, u64 *max)
 {
@@ -260,7 +272,9 @@ long agnocast_add_process(void __user *arg)
 		return -EOPNOTSUPP;
 	args.flags = 0;
 	proc = agnocast_proc_current();
-	if (proc == ERR_PTR(-ESRCH)) {
+	if (proc == ERR_PTR(-ESRCH) && agnocast_mm_shared()) {
+		return -EPERM;
+	} else if (proc == ERR_PTR(-ESRCH)) {
 		err = agnocast_join(size, max);
 		if (err && err != -EEXIST)
 			return err;

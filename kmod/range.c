@@ -160,13 +160,20 @@ void agnocast_range_maybe_release(struct agnocast_proc *proc)
 /*
  * The pool named by pid (> 0, in the caller's pid namespace) or, with pid
  * 0, by any address inside its slot: a live or exited process whose slot
- * is reserved. Its reference count is not zero (the joined reference, or a
- * pinning mapping's). agnocast_lock held.
+ * is reserved. A pid names the process that has it now, else an exited
+ * owner that had it. Its reference count is not zero (the joined
+ * reference, or a pinning mapping's). agnocast_lock held.
  */
 struct agnocast_proc *agnocast_pool_find(pid_t pid, u64 addr)
 {
 	struct agnocast_proc *p, *found = NULL;
+	struct pid *now = NULL;
 
+	if (pid) {
+		rcu_read_lock();
+		now = find_vpid(pid);
+		rcu_read_unlock();	/* only compared, never dereferenced */
+	}
 	list_for_each_entry(p, &agnocast_procs, addr_node) {
 		if (p->state == AGNOCAST_RESERVING)
 			continue;
@@ -175,11 +182,10 @@ struct agnocast_proc *agnocast_pool_find(pid_t pid, u64 addr)
 				return p;
 			continue;
 		}
-		if (pid_vnr(p->tgid) != pid)
-			continue;
-		if (p->state == AGNOCAST_LIVE)
+		if (p->tgid == now)
 			return p;
-		found = found ?: p;
+		if (p->state == AGNOCAST_EXITED && !found && pid_vnr(p->tgid) == pid)
+			found = p;
 	}
 	return found;
 }
@@ -195,10 +201,11 @@ static void agnocast_vfs_unlink(struct file *file, struct inode *dir,
 }
 
 /*
- * Remove the pool's name ("/agnocast@<pid>") if it still refers to the
- * pool (the owner may have unlinked or renamed it, and a later process with
- * the same pid may have created its own under that name), as the process
- * that attached it. Called with no lock of ours held, in the context of
+ * Remove the pool's name: the dentry the attached file has now
+ * ("/agnocast@<pid>", or wherever the owner renamed it), unless it was
+ * unlinked already (then a later process with the same pid may have created
+ * its own under that name: that one is left alone), as the process that
+ * attached it. Called with no lock of ours held, in the context of
  * whoever dropped the owner's mm; nobody else waits for it.
  */
 void agnocast_pool_unlink(struct file *file, const struct cred *cred)

@@ -49,10 +49,12 @@ static void agnocast_show_topic(struct seq_file *m, struct agnocast_topic *topic
 			   !!(pub->qos.flags & AGNOCAST_QOS_TRANSIENT_LOCAL),
 			   pub->nr_retained);
 	list_for_each_entry(sub, &topic->subs, topic_node)
-		seq_printf(m, "  subscriber id %u pid %d depth %u transient-local %d held %u pending %d\n",
+		seq_printf(m, "  subscriber id %u pid %d depth %u transient-local %d held %u pending %d reliable %d queued %u\n",
 			   sub->id, pid_vnr(sub->proc->tgid), sub->qos.depth,
 			   !!(sub->qos.flags & AGNOCAST_QOS_TRANSIENT_LOCAL),
-			   sub->nr_held, READ_ONCE(sub->pending));
+			   sub->nr_held, READ_ONCE(sub->pending),
+			   !!(sub->qos.flags & AGNOCAST_QOS_RELIABLE),
+			   sub->nr_queued);
 	list_for_each_entry(msg, &topic->entries, topic_node) {
 		if (shown++ == max)
 			break;

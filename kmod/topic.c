@@ -78,6 +78,7 @@ struct agnocast_topic *agnocast_topic_get_or_create(const char *name)
 	INIT_LIST_HEAD(&topic->pubs);
 	INIT_LIST_HEAD(&topic->subs);
 	INIT_LIST_HEAD(&topic->entries);
+	init_waitqueue_head(&topic->wq);
 	topic->ns = get_ipc_ns(ns);
 	strscpy(topic->name, name, sizeof(topic->name));
 	hlist_add_head(&topic->node,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Usage: scripts/guest.sh 6.1|6.12|debug [--mem MiB] [--timeout SECONDS] -- COMMAND...
+# Usage: scripts/guest.sh 6.1|6.12|rt|debug [--mem MiB] [--timeout SECONDS] -- COMMAND...
 # Boots that kernel under QEMU (TCG) and runs COMMAND inside the host's own
 # root, shared read-only over 9p, in the current directory. The guest has
 # its own /proc, /sys, /dev, /tmp, /run, /dev/shm and /dev/mqueue.
@@ -13,11 +13,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-usage() { die "usage: scripts/guest.sh 6.1|6.12|debug [--mem MiB] [--timeout SECONDS] -- COMMAND..."; }
+usage() { die "usage: scripts/guest.sh 6.1|6.12|rt|debug [--mem MiB] [--timeout SECONDS] -- COMMAND..."; }
 [ $# -ge 1 ] || usage
 flavor=$1
 shift
-case $flavor in 6.1 | 6.12 | debug) ;; *) usage ;; esac
+case $flavor in 6.1 | 6.12 | rt | debug) ;; *) usage ;; esac
 mem=3072
 timeout=1200
 while [ $# -gt 0 ]; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Usage: scripts/kernels.sh 6.1|6.12|debug
+# Usage: scripts/kernels.sh 6.1|6.12|rt|debug
 # Finds (fetching and unpacking when needed) the kernel a guest boots and
 # prints, for eval, where its pieces are:
 #   KVER     its uname -r
@@ -13,10 +13,11 @@ set -euo pipefail
 
 # Debian packages: the image is fetched and unpacked, never installed (the
 # host runs its own kernel); the headers come installed by setup.sh.
+# $3: how to run setup.sh so that it installs these headers.
 debian_kernel() {
-	local image_meta=$1 headers_meta=$2 pkg deb dir
+	local image_meta=$1 headers_meta=$2 setup=${3:-scripts/setup.sh} pkg deb dir
 	pkg=$(resolve_meta "$image_meta")
-	[ -n "$pkg" ] || die "apt knows no $image_meta: run scripts/setup.sh"
+	[ -n "$pkg" ] || die "apt knows no $image_meta: run $setup"
 	mkdir -p "$CACHE/debs"
 	local debs=("$CACHE/debs/${pkg}_"*.deb)
 	if [ ! -e "${debs[-1]}" ]; then
@@ -45,7 +46,7 @@ debian_kernel() {
 	[ -r "$VMLINUZ" ] || die "$deb holds no boot/vmlinuz-$KVER"
 	KBUILD=/usr/src/linux-headers-$KVER
 	[ -e "$KBUILD/Makefile" ] ||
-		die "linux-headers-$KVER is not installed ($headers_meta points at $(resolve_meta "$headers_meta")): run scripts/setup.sh"
+		die "linux-headers-$KVER is not installed ($headers_meta points at $(resolve_meta "$headers_meta")): run $setup"
 }
 
 debug_kernel() {
@@ -62,7 +63,9 @@ debug_kernel() {
 case ${1:-} in
 6.1) debian_kernel linux-image-amd64 linux-headers-amd64 ;;
 6.12) debian_kernel linux-image-6.12-amd64 linux-headers-6.12-amd64 ;;
+# Debian 12's PREEMPT_RT build of its 6.1 kernel.
+rt) debian_kernel linux-image-rt-amd64 linux-headers-rt-amd64 "AGNOCAST_RT_KERNEL=1 scripts/setup.sh" ;;
 debug) debug_kernel ;;
-*) die "usage: scripts/kernels.sh 6.1|6.12|debug" ;;
+*) die "usage: scripts/kernels.sh 6.1|6.12|rt|debug" ;;
 esac
 printf '%s=%q\n' KVER "$KVER" VMLINUZ "$VMLINUZ" MODDIR "$MODDIR" KBUILD "$KBUILD"

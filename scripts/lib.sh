@@ -42,10 +42,14 @@ prepare_run() {
 	fi
 }
 
-# Set-up and agnocast.ko for the guest kernel $1 (6.1, 6.12 or debug).
+# Set-up and agnocast.ko for the guest kernel $1 (6.1, 6.12, rt or debug).
 build_guest_module() {
 	step "set-up: Debian packages"
-	bash "$ROOT/scripts/setup.sh"
+	case $1 in
+	rt) AGNOCAST_RT_KERNEL=1 bash "$ROOT/scripts/setup.sh" ;;
+	debug) AGNOCAST_DEBUG_KERNEL=1 bash "$ROOT/scripts/setup.sh" ;;
+	*) bash "$ROOT/scripts/setup.sh" ;;
+	esac
 	eval "$(bash "$ROOT/scripts/kernels.sh" "$1")"
 	step "build: agnocast.ko for the $1 kernel ($KVER)"
 	make -s -C "$ROOT/kmod" OUT="$BUILD/kmod/$1" KDIR="$KBUILD"

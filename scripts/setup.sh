@@ -5,11 +5,16 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd
-      linux-headers-amd64 linux-headers-6.12-amd64
-      bc flex bison libelf-dev libssl-dev dwarves g++ make)
-# The debug kernel is built from source only when asked for (CI, or
-# AGNOCAST_DEBUG_KERNEL=1), so the source package is only fetched then.
+headers=(linux-headers-amd64 linux-headers-6.12-amd64)
+# The debug kernel is built from source and the PREEMPT_RT guest booted
+# only when asked for (CI, or AGNOCAST_DEBUG_KERNEL=1, AGNOCAST_RT_KERNEL=1),
+# so their packages are only fetched then.
+if [ "${CI:-}" = true ] || [ "${AGNOCAST_RT_KERNEL:-0}" = 1 ]; then
+	headers+=(linux-headers-rt-amd64)
+fi
+pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd "${headers[@]}"
+      bc flex bison libelf-dev libssl-dev dwarves g++ make
+      gcc-multilib)
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 	pkgs+=(linux-source-6.1)
 fi
@@ -22,7 +27,7 @@ done
 # A meta-package can be installed yet point at a newer ABI than the one on
 # disk; upgrading it is part of set-up.
 if [ ${#missing[@]} -eq 0 ]; then
-	for meta in linux-headers-amd64 linux-headers-6.12-amd64; do
+	for meta in "${headers[@]}"; do
 		dep=$(resolve_meta "$meta")
 		[ -n "$dep" ] && ! dpkg-query -W -f='${Status}' "$dep" 2>/dev/null |
 			grep -q 'ok installed' && missing+=("$meta")

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `npm test`: set-up, builds, host unit tests, then the module's integration
-# suite inside QEMU guests running Debian's 6.1 and 6.12 kernels and (in CI,
-# or with AGNOCAST_DEBUG_KERNEL=1) a KASAN/lockdep/kmemleak debug kernel.
+# `npm test`: set-up, builds, host unit tests, then the guest suites inside
+# QEMU guests running Debian's 6.1 and 6.12 kernels and, in CI or when
+# asked, a KASAN/lockdep/kmemleak debug kernel and Debian's PREEMPT_RT 6.1.
 # Ends with one line "N passed, N failed" over all of them.
-#   AGNOCAST_KERNELS="6.1"   run only these guest kernels
+#   AGNOCAST_KERNELS="6.1 rt"   run only these guest kernels (6.1 6.12 rt debug)
+#   AGNOCAST_DEBUG_KERNEL=1     add the debug guest (always in CI)
+#   AGNOCAST_RT_KERNEL=1        add the PREEMPT_RT guest (always in CI)
+#   AGNOCAST_FUZZ_SECONDS=60    how long the sequence fuzzer runs per guest
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -16,22 +19,51 @@ else
 	if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 		kernels+=(debug)
 	fi
+	if [ "${CI:-}" = true ] || [ "${AGNOCAST_RT_KERNEL:-0}" = 1 ]; then
+		kernels+=(rt)
+	fi
 fi
 for k in "${kernels[@]}"; do
-	[ "$k" = debug ] && export AGNOCAST_DEBUG_KERNEL=1
+	case $k in
+	6.1 | 6.12) ;;
+	debug) export AGNOCAST_DEBUG_KERNEL=1 ;;
+	rt) export AGNOCAST_RT_KERNEL=1 ;;
+	*) die "AGNOCAST_KERNELS: unknown guest kernel '$k' (6.1, 6.12, rt, debug)" ;;
+	esac
 done
+fuzz_seconds=${AGNOCAST_FUZZ_SECONDS:-60}
+[[ $fuzz_seconds =~ ^[0-9]+$ ]] || die "AGNOCAST_FUZZ_SECONDS: '$fuzz_seconds' is not a number of seconds"
+export AGNOCAST_FUZZ_SECONDS=$fuzz_seconds
 
 step "set-up: Debian packages"
 bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
-guest_results=(kmod.tap ts.json)
-[ -x test/heaphook/run-in-guest.sh ] && guest_results+=(heaphook.tap)
+# The guest suites (test/run-in-guest.sh) and the file each leaves.
+suites=(kmod ts)
+[ -f test/fuzz/Makefile ] && suites+=(fuzz)
+[ -x test/heaphook/run-in-guest.sh ] && suites+=(heaphook)
+declare -A result=([kmod]=kmod.tap [ts]=ts.json [fuzz]=fuzz.tap [heaphook]=heaphook.tap)
+# What each guest runs. The PREEMPT_RT guest is there for the module: its
+# suite and the fuzzer.
+guest_suites() {
+	local s
+	for s in "${suites[@]}"; do
+		case $1:$s in
+		rt:ts | rt:heaphook) ;;
+		*) printf '%s ' "$s" ;;
+		esac
+	done
+}
 results=$BUILD/results
 rm -rf "$results" && mkdir -p "$results"
 
 step "build: module integration suite (test/kmod)"
 make -s -C test/kmod
+if [ -f test/fuzz/Makefile ]; then
+	step "build: the sequence fuzzer (test/fuzz)"
+	make -s -C test/fuzz
+fi
 
 step "build: the addon, the TypeScript library, the heaphook and the C programs"
 npm run -s build
@@ -52,20 +84,28 @@ for v in plain asan tsan; do
 	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/heaphook-alloc-$v.tap" 2>&1 || true
 done
 
+export GUEST_ENV="${GUEST_ENV:-} AGNOCAST_GUEST_SUITES AGNOCAST_FUZZ_SECONDS"
 for k in "${kernels[@]}"; do
 	eval "$(bash scripts/kernels.sh "$k")"
 	step "build: agnocast.ko for the $k kernel ($KVER)"
 	make -s -C kmod OUT="$BUILD/kmod/$k" KDIR="$KBUILD"
-	step "guest $k: booting $KVER under QEMU, running the guest suites (module, library, heaphook)"
+	AGNOCAST_GUEST_SUITES=$(guest_suites "$k")
+	export AGNOCAST_GUEST_SUITES
+	step "guest $k: booting $KVER under QEMU, running the guest suites ($AGNOCAST_GUEST_SUITES)"
 	guest_tap=$results/guest-$k.tap
-	if bash scripts/guest.sh "$k" -- bash test/run-in-guest.sh "$k"; then
-		printf 'ok 1 - the %s guest ran the suite with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
+	# A guard against a hung guest only. The debug guest ran all suites in
+	# 1389 s, plus 200 s of boot and kmemleak scans, on a loaded host.
+	limit=1200
+	[ "$k" = debug ] && limit=2400
+	if bash scripts/guest.sh "$k" --timeout $((limit + fuzz_seconds)) -- bash test/run-in-guest.sh "$k"; then
+		printf 'ok 1 - the %s guest ran the suites with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
 	else
-		printf 'not ok 1 - the %s guest ran the suite with a clean kernel log (see %s)\n1..1\n' \
+		printf 'not ok 1 - the %s guest ran the suites with a clean kernel log (see %s)\n1..1\n' \
 			"$k" "$BUILD/guest/$k/console.log" >"$guest_tap"
 	fi
 	# A suite that left no file counts as failed (see summary.mjs).
-	for f in "${guest_results[@]}"; do
+	for s in $AGNOCAST_GUEST_SUITES; do
+		f=${result[$s]}
 		to=$results/${f%.*}-$k.${f##*.}
 		cp "$BUILD/guest/$k/$f" "$to" 2>/dev/null || : >"$to"
 	done

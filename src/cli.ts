@@ -1,19 +1,28 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * agnocast status | topic list | topic info <topic> | topic echo <topic> | topic hz <topic>
+ * agnocast status | doctor | topic list | topic info <topic> | topic echo <topic> | topic hz <topic>
  *
  * status, list and info read the module's status file and need no joining;
  * echo and hz subscribe.
  */
 import { parseArgs } from 'node:util';
+import { exitCode, formatChecks, runChecks } from './doctor.js';
 import { AgnocastError } from './errors.js';
+import {
+  defaultInstallOptions, formatModuleStatus, install, moduleStatus, uninstall,
+} from './module-install.js';
 import { join } from './node.js';
 import { formatStatus, formatTopic, formatTopics, readStatus } from './status.js';
 
 const USAGE = `usage: agnocast <command>
 
   status                 processes, pools, topics and counts
+  doctor                 check this machine can run agnocast, and say how to fix what is not right
+  module install         (root) build agnocast.ko for this kernel (DKMS when present), give
+                         /dev/agnocast to the group agnocast, load it  [--no-dkms] [--group G] [--mode 0666]
+  module uninstall       (root) undo all of module install
+  module status          what of it is in place
   topic list             topics in this IPC namespace
   topic info <topic>     publishers, subscribers and live entries of a topic
   topic echo <topic>     print messages as they arrive  [--count N] [--bytes N]
@@ -73,6 +82,9 @@ async function main(argv: string[]): Promise<number> {
       count: { type: 'string' },
       bytes: { type: 'string', default: '16' },
       window: { type: 'string', default: '100' },
+      'no-dkms': { type: 'boolean' },
+      group: { type: 'string' },
+      mode: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -80,6 +92,26 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !cmd) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (cmd === 'doctor') {
+    const checks = runChecks();
+    console.log(formatChecks(checks));
+    return exitCode(checks);
+  }
+  if (cmd === 'module' && sub) {
+    const o = defaultInstallOptions();
+    if (values['no-dkms']) o.dkms = false;
+    if (values.group) o.group = values.group;
+    if (values.mode) o.mode = Number.parseInt(values.mode, 8);
+    if (process.env.AGNOCAST_INSTALL_ROOT) o.root = process.env.AGNOCAST_INSTALL_ROOT;
+    if (sub === 'install') install(o);
+    else if (sub === 'uninstall') uninstall(o);
+    else if (sub === 'status') console.log(formatModuleStatus(moduleStatus(o)));
+    else {
+      process.stderr.write(USAGE);
+      return 2;
+    }
+    return 0;
   }
   if (cmd === 'status') {
     console.log(formatStatus(readStatus()));

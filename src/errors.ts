@@ -14,6 +14,7 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_LIMIT'
   | 'AGNOCAST_REGION_EXISTS'
   | 'AGNOCAST_REGION_NOT_FOUND'
+  | 'AGNOCAST_INSTALL_FAILED'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {

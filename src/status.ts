@@ -11,7 +11,7 @@ export const STATUS_PATH = '/proc/driver/agnocast';
 type Fields = Record<string, string>;
 
 export interface StatusProcess {
-  pid: number; addr: bigint; size: number; max: number; state: 'live' | 'exited';
+  pid: number; uid: number; addr: bigint; size: number; max: number; state: 'live' | 'exited';
   attached: boolean; publishers: number; subscribers: number; mappers: number; reclaimable: number;
 }
 export interface StatusEndpoint { id: number; pid: number; depth: number; transientLocal: boolean }
@@ -22,6 +22,8 @@ export interface StatusEntry {
 }
 export interface StatusTopic {
   name: string; lastSeq: bigint;
+  /** Entries alive on the topic; `entries` lists the oldest of them (the module prints a bounded number). */
+  nrEntries: number;
   publishers: StatusPublisher[]; subscribers: StatusSubscriber[]; entries: StatusEntry[];
 }
 export interface Status {
@@ -73,14 +75,17 @@ export function parseStatus(text: string): Status {
     } else if (kind === 'process') {
       const f = pairs(words.slice(1));
       status.processes.push({
-        pid: num(f, 'pid'), addr: big(f, 'addr'), size: num(f, 'size'), max: num(f, 'max'),
+        pid: num(f, 'pid'), uid: num(f, 'uid'), addr: big(f, 'addr'), size: num(f, 'size'), max: num(f, 'max'),
         state: f.state === 'exited' ? 'exited' : 'live', attached: f.attached === '1',
         publishers: num(f, 'publishers'), subscribers: num(f, 'subscribers'),
         mappers: num(f, 'mappers'), reclaimable: num(f, 'reclaimable'),
       });
     } else if (kind === 'topic') {
       const f = pairs(words.slice(2));
-      topic = { name: words[1] ?? '', lastSeq: big(f, 'last-seq'), publishers: [], subscribers: [], entries: [] };
+      topic = {
+        name: words[1] ?? '', lastSeq: big(f, 'last-seq'), nrEntries: num(f, 'entries'),
+        publishers: [], subscribers: [], entries: [],
+      };
       status.topics.push(topic);
     } else if (topic && (kind === 'publisher' || kind === 'subscriber')) {
       const f = pairs(words.slice(1));
@@ -139,8 +144,8 @@ export function formatStatus(s: Status): string {
     `agnocast ${s.version} (abi ${s.abi}): ${t.processes} processes, ${t.topics} topics, ` +
     `${t.publishers} publishers, ${t.subscribers} subscribers, ${t.entries} entries, ${t.mappings} pool mappings`,
     '',
-    table(['PID', 'POOL', 'SIZE', 'MAX', 'STATE', 'PUBS', 'SUBS', 'MAPPED BY', 'RECLAIMABLE'],
-      s.processes.map((p) => [p.pid, hex(p.addr), bytes(p.size), bytes(p.max),
+    table(['PID', 'UID', 'POOL', 'SIZE', 'MAX', 'STATE', 'PUBS', 'SUBS', 'MAPPED BY', 'RECLAIMABLE'],
+      s.processes.map((p) => [p.pid, p.uid, hex(p.addr), bytes(p.size), bytes(p.max),
         p.attached ? p.state : `${p.state} (no pool)`, p.publishers, p.subscribers, p.mappers, p.reclaimable])),
     '',
     formatTopics(s),
@@ -150,13 +155,14 @@ export function formatStatus(s: Status): string {
 
 export function formatTopics(s: Status): string {
   return table(['TOPIC', 'PUBLISHERS', 'SUBSCRIBERS', 'ENTRIES', 'LAST SEQ'],
-    s.topics.map((t) => [t.name, t.publishers.length, t.subscribers.length, t.entries.length, t.lastSeq]));
+    s.topics.map((t) => [t.name, t.publishers.length, t.subscribers.length, t.nrEntries, t.lastSeq]));
 }
 
 export function formatTopic(t: StatusTopic): string {
   const qos = (e: StatusEndpoint) => `depth ${e.depth}${e.transientLocal ? ', transient local' : ''}`;
   return [
-    `${t.name}: last seq ${t.lastSeq}, ${t.entries.length} entries alive`,
+    `${t.name}: last seq ${t.lastSeq}, ${t.nrEntries} entries alive` +
+      (t.nrEntries > t.entries.length ? ` (the oldest ${t.entries.length} listed)` : ''),
     '',
     table(['PUBLISHER', 'PID', 'QOS', 'RETAINED'], t.publishers.map((p) => [p.id, p.pid, qos(p), p.retained])),
     '',

@@ -1,29 +1,76 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs inside a guest (see scripts/guest.sh): loads the freshly built module
-# and runs every guest suite, each writing TAP to the output share
-# (kmod.tap and heaphook.tap in TAP, ts.json in vitest's JSON). A missing
-# file counts as a failed suite. Test failures are reported in the TAP files,
-# not by the exit status, which is reserved for the guest itself failing.
+# Usage (inside a guest, see scripts/guest.sh): test/run-in-guest.sh 6.1|6.12|rt|debug
+# Loads the module built for that kernel (build/kmod/KERNEL/agnocast.ko) and
+# runs the guest suites, each writing its results to the output share:
+#   kmod      the module suite (build/test/kmod/agnocast-ktest)   kmod.tap
+#   fuzz      the sequence fuzzer, when build/test/fuzz/agnocast-fuzz
+#             exists, for AGNOCAST_FUZZ_SECONDS (default 60)      fuzz.tap
+#   ts        the TypeScript library suite (vitest)               ts.json
+#   heaphook  the heaphook suite, when test/heaphook has one      heaphook.tap
+# AGNOCAST_GUEST_SUITES (space-separated) runs only those named; default all.
+# A missing file counts as a failed suite (scripts/summary.mjs). Test
+# failures are reported in those files, not by the exit status, which is
+# reserved for the guest itself failing.
 set -u
-kernel=$1
+kernel=${1:-}
+case $kernel in
+6.1 | 6.12 | rt | debug) ;;
+*) echo "usage: test/run-in-guest.sh 6.1|6.12|rt|debug" >&2; exit 2 ;;
+esac
 out=$AGNOCAST_GUEST_OUT
+suites=" ${AGNOCAST_GUEST_SUITES:-kmod fuzz ts heaphook} "
+wants() { [[ $suites == *" $1 "* ]]; }
 ko=build/kmod/$kernel/agnocast.ko
+fuzzer=build/test/fuzz/agnocast-fuzz
+
+# Each suite may unload and reload the module; the next one needs it loaded.
+reload() { grep -q '^agnocast ' /proc/modules || insmod "$ko"; }
+
 echo "guest: $(uname -r), loading $ko"
-if ! insmod "$ko"; then
-	for suite in kmod heaphook; do
-		printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
+if ! reload; then
+	for suite in kmod fuzz heaphook; do
+		wants "$suite" && printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
 	done
 	exit 0
 fi
-echo "guest: module suite"
-build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
-# The module suite leaves the module loaded; make sure, whatever happened.
-grep -q '^agnocast ' /proc/modules || insmod "$ko"
-echo "guest: TypeScript library suite"
-node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
-	--reporter=default --reporter=json --outputFile.json="$out/ts.json"
-if [ -x test/heaphook/run-in-guest.sh ]; then
+
+if wants kmod; then
+	echo "guest: module suite"
+	build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
+	reload
+fi
+
+if wants fuzz && [ -x "$fuzzer" ]; then
+	seconds=${AGNOCAST_FUZZ_SECONDS:-60}
+	[[ $seconds =~ ^[0-9]+$ ]] || seconds=60
+	tap=$out/fuzz.tap
+	echo "guest: sequence fuzzer, $seconds s"
+	# A fuzzer that hangs ends as a failed suite, not as a timed-out guest.
+	rc=0
+	timeout -k 10 $((seconds + 300)) "$fuzzer" --seconds "$seconds" --tap "$tap" || rc=$?
+	# Exit status 0 is a pass: make sure any other shows as a failure in the
+	# TAP, whatever the fuzzer managed to write there.
+	if [ "$rc" != 0 ]; then
+		why="agnocast-fuzz exited with status $rc"
+		[ "$rc" = 124 ] && why="agnocast-fuzz did not end within $((seconds + 300)) s"
+		if [ ! -s "$tap" ]; then
+			printf 'not ok 1 - %s\n1..1\n' "$why" >"$tap"
+		elif ! grep -q '^not ok' "$tap"; then
+			printf 'not ok - %s\n' "$why" >>"$tap"
+		fi
+	fi
+	reload
+fi
+
+if wants ts; then
+	echo "guest: TypeScript library suite"
+	node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
+		--reporter=default --reporter=json --outputFile.json="$out/ts.json"
+	reload
+fi
+
+if wants heaphook && [ -x test/heaphook/run-in-guest.sh ]; then
 	echo "guest: heaphook suite"
 	test/heaphook/run-in-guest.sh "$out/heaphook.tap" "$ko"
 fi

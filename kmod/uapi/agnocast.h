@@ -106,7 +106,7 @@
  *   process pid <pid> uid <uid> addr 0x<hex> size <n> max <n> state <live|exited> attached <0|1> publishers <n> subscribers <n> mappers <n> reclaimable <n>
  *   topic <name> publishers <n> subscribers <n> entries <n> last-seq <n>
  *     publisher id <n> pid <pid> depth <n> transient-local <0|1> retained <n>
- *     subscriber id <n> pid <pid> depth <n> transient-local <0|1> held <n> pending <0|1>
+ *     subscriber id <n> pid <pid> depth <n> transient-local <0|1> held <n> pending <0|1> reliable <0|1> queued <n>
  *     entry seq <n> publisher <id> pid <pid> addr 0x<hex> len <n> refs <n> retained <0|1>
  *     more-entries count <n>
  * "processes" counts joined processes plus exited ones whose range is
@@ -153,7 +153,7 @@
 #define AGNOCAST_STATUS_PATH		"/proc/driver/agnocast"
 
 /* Bumped on any incompatible change of this header. */
-#define AGNOCAST_ABI_VERSION		2
+#define AGNOCAST_ABI_VERSION		3
 
 /* Pool geometry. */
 #define AGNOCAST_POOL_BASE		0x40000000000ULL	/* 4 TiB */
@@ -171,8 +171,21 @@
 #define AGNOCAST_TOPIC_PUBS_MAX		256	/* publishers on one topic */
 #define AGNOCAST_MAP_COUNT_MAX		65535	/* MAP_POOLs of one pool, unmatched */
 
+#define AGNOCAST_RELEASE_MAX		32	/* seqs one RECEIVE releases first */
+
+/*
+ * QoS flags. TRANSIENT_LOCAL: a publisher retains its newest qos.depth
+ * entries for subscribers that join later; a transient-local subscriber
+ * receives them. RELIABLE (subscribers only): nothing published while the
+ * subscriber is there is dropped for it. Entries wait in its queue (at most
+ * qos.depth) until it receives them, and PUBLISH on the topic fails with
+ * EAGAIN while the queue is full; the publisher's fd reports EPOLLOUT again
+ * once every reliable subscriber has room.
+ */
 #define AGNOCAST_QOS_TRANSIENT_LOCAL	(1U << 0)
-#define AGNOCAST_QOS_FLAGS		AGNOCAST_QOS_TRANSIENT_LOCAL
+#define AGNOCAST_QOS_RELIABLE		(1U << 1)
+#define AGNOCAST_QOS_PUB_FLAGS		AGNOCAST_QOS_TRANSIENT_LOCAL
+#define AGNOCAST_QOS_SUB_FLAGS		(AGNOCAST_QOS_TRANSIENT_LOCAL | AGNOCAST_QOS_RELIABLE)
 
 struct agnocast_version_args {
 	__u32 abi;		/* out: AGNOCAST_ABI_VERSION */
@@ -194,7 +207,10 @@ struct agnocast_version_args {
  * returns the pool.
  * Errors: EINVAL (pool_size 0, pool_max < pool_size), E2BIG (a size above
  * AGNOCAST_POOL_SIZE_MAX), ENOSPC (no free address range that large),
- * EDQUOT (max_procs_per_user or max_window_per_user reached), EPERM,
+ * EDQUOT (max_procs_per_user or max_window_per_user reached), EPERM (the
+ * caller's mm serves or served another thread group: a vfork child before
+ * exec, a clone(CLONE_VM) child, or a process that made one before
+ * joining; a registration must not outlive the thread group that made it),
  * EOPNOTSUPP (a 32-bit caller), EINTR.
  */
 #define AGNOCAST_JOIN_EXISTING		(1U << 0)
@@ -228,17 +244,27 @@ struct agnocast_attach_pool_args {
  */
 struct agnocast_qos {
 	__u32 depth;		/* 1 .. AGNOCAST_DEPTH_MAX */
-	__u32 flags;		/* AGNOCAST_QOS_* */
+	__u32 flags;		/* AGNOCAST_QOS_PUB_FLAGS / _SUB_FLAGS */
 };
 
 /*
- * Become a publisher. Returns the publisher id and the pids of the processes
- * that have a subscriber on the topic (each once; the caller included if it
- * subscribes too; 0 for a process not visible in the caller's pid
- * namespace). The id is usable by no thread before the call succeeded.
+ * Become a publisher. Returns the publisher id, a new pollable descriptor
+ * and the pids of the processes that have a subscriber on the topic (each
+ * once; the caller included if it subscribes too; 0 for a process not
+ * visible in the caller's pid namespace). The descriptor (O_CLOEXEC) is the
+ * publisher: closing its last copy removes it as REMOVE_PUBLISHER does.
+ * poll gives
+ *   EPOLLOUT  while no reliable subscriber's queue is full (a PUBLISH would
+ *             not fail with EAGAIN right now);
+ *   EPOLLPRI  once the topic's subscribers changed (one joined or left, by
+ *             any means) since ADD_PUBLISHER or the last PUBLISHER_STATE;
+ *   EPOLLHUP  once the publisher is removed.
+ * Neither the id nor the descriptor exists for any thread before the call
+ * succeeded.
  * Errors: ENXIO (no pool attached yet), ENOSPC (the topic has
  * AGNOCAST_TOPIC_PUBS_MAX publishers), EDQUOT (max_endpoints_per_process),
- * ENAMETOOLONG / EINVAL (topic name), EFAULT (nothing registered).
+ * EMFILE / ENFILE, ENAMETOOLONG / EINVAL (topic name; qos.flags outside
+ * AGNOCAST_QOS_PUB_FLAGS), EFAULT (nothing registered).
  */
 struct agnocast_add_publisher_args {
 	char topic[AGNOCAST_TOPIC_NAME_MAX];
@@ -247,7 +273,7 @@ struct agnocast_add_publisher_args {
 	__u32 sub_pids_cap;	/* in */
 	__u32 nr_sub_pids;	/* out: total */
 	__u32 publisher_id;	/* out */
-	__u32 reserved;
+	__s32 fd;		/* out */
 };
 
 /* A pool as seen by another process. */
@@ -262,17 +288,21 @@ struct agnocast_pool_info {
 /*
  * Become a subscriber. Returns the subscriber id, a new pollable file
  * descriptor and the pools of the processes that have a publisher on the
- * topic (each once). The descriptor (O_CLOEXEC) is the subscriber: poll
- * gives EPOLLIN while entries are waiting to be received and EPOLLHUP once
- * the subscriber is removed (REMOVE_SUBSCRIBER, or its process's end);
- * closing its last copy removes the subscriber as REMOVE_SUBSCRIBER does.
+ * topic (each once). The descriptor (O_CLOEXEC) is the subscriber: closing
+ * its last copy removes it as REMOVE_SUBSCRIBER does. poll gives
+ *   EPOLLIN   while entries are waiting to be received;
+ *   EPOLLPRI  once the topic's publishers changed (one joined or left, by
+ *             any means) since ADD_SUBSCRIBER or the last SUBSCRIBER_STATE;
+ *   EPOLLHUP  once the subscriber is removed (REMOVE_SUBSCRIBER, or its
+ *             process's end).
  * Neither the id nor the descriptor exists for any thread before the call
  * succeeded.
  * A transient-local subscriber's first RECEIVE also returns the history that
  * transient-local publishers retained when it joined.
  * Errors: ENOSPC (the topic has AGNOCAST_TOPIC_SUBS_MAX subscribers), EDQUOT
  * (max_endpoints_per_process), EMFILE / ENFILE (no descriptor free),
- * ENAMETOOLONG / EINVAL (topic name), EFAULT (nothing registered).
+ * ENAMETOOLONG / EINVAL (topic name; qos.flags outside
+ * AGNOCAST_QOS_SUB_FLAGS), EFAULT (nothing registered).
  */
 struct agnocast_add_subscriber_args {
 	char topic[AGNOCAST_TOPIC_NAME_MAX];
@@ -286,8 +316,9 @@ struct agnocast_add_subscriber_args {
 
 /*
  * Remove a publisher or subscriber of the caller. A publisher's entries that
- * subscribers hold stay readable until released; a subscriber's references
- * are dropped and its descriptor reports EPOLLHUP. Errors: ENOENT, EPERM.
+ * subscribers hold or have queued stay readable until released; a
+ * subscriber's references are dropped. The descriptor (still to be closed)
+ * reports EPOLLHUP. Errors: ENOENT, EPERM.
  */
 struct agnocast_remove_args {
 	__u32 id;
@@ -303,8 +334,10 @@ struct agnocast_remove_args {
  * they stay queued for RECLAIM and the ioctl fails with EFAULT although the
  * entry was published (seq is written first).
  * Errors: ERANGE (not inside the pool's current size), EDQUOT (the caller
- * already owns max_entries_per_process entries: reclaim first), ENOENT /
- * EPERM (publisher id).
+ * already owns max_entries_per_process entries: reclaim first), EAGAIN (a
+ * reliable subscriber's queue is full: nothing was published; wait for
+ * EPOLLOUT on the publisher's descriptor, or give up), ENOENT / EPERM
+ * (publisher id).
  */
 struct agnocast_publish_args {
 	__u32 publisher_id;
@@ -328,25 +361,33 @@ struct agnocast_entry {
 };
 
 /*
- * Receive the entries published since the previous RECEIVE or TAKE: of
- * those, the newest qos.depth, oldest first, at most entries_cap of them
- * (the rest stay pending). The subscriber holds a reference on each entry
- * returned until RELEASE. EAGAIN: nothing new. ENOBUFS: the subscriber
- * already holds AGNOCAST_HOLD_MAX references. EFAULT on copy-out gives the
- * references back and leaves the entries pending (those still there: an
- * entry released or dropped meanwhile is not brought back).
+ * First release the entries release[0 .. release_nr) as RELEASE would (seqs
+ * the subscriber does not hold are skipped), then receive the entries
+ * published since the previous RECEIVE or TAKE: of those, the newest
+ * qos.depth, oldest first, at most entries_cap of them (the rest stay
+ * pending; with entries_cap 0 the call only releases). The subscriber holds
+ * a reference on each entry returned until it releases it. The releases
+ * stand whatever the receiving part then returns.
+ * Errors: EAGAIN (nothing new), ENOBUFS (the subscriber already holds
+ * AGNOCAST_HOLD_MAX references), EINVAL (entries_cap and release_nr both 0,
+ * or out of bounds), EFAULT (the release list unreadable: nothing done; or
+ * the entries not writable: the references are given back and the entries
+ * pending again, those still there — an entry released or dropped
+ * meanwhile is not brought back).
  */
 struct agnocast_receive_args {
 	__u32 subscriber_id;
-	__u32 entries_cap;	/* in: 1 .. AGNOCAST_ARRAY_MAX */
+	__u32 entries_cap;	/* in: 0 .. AGNOCAST_ARRAY_MAX */
 	__u64 entries;		/* in: user pointer to agnocast_entry[entries_cap] */
+	__u64 release;		/* in: user pointer to __u64[release_nr] */
+	__u32 release_nr;	/* in: 0 .. AGNOCAST_RELEASE_MAX */
 	__u32 nr_entries;	/* out */
-	__u32 reserved;
 };
 
 /*
  * Take the newest entry published since the previous RECEIVE or TAKE and
- * skip the older ones (polling style), holding a reference on it.
+ * skip the older ones (polling style; a reliable subscriber's queue is
+ * emptied of them), holding a reference on it.
  * EAGAIN: nothing new. ENOBUFS and EFAULT as for RECEIVE.
  */
 struct agnocast_take_args {
@@ -378,7 +419,8 @@ struct agnocast_reclaim_args {
 
 /*
  * Map another process's pool. The pool is named by pool.pid (> 0, in the
- * caller's pid namespace) or, with pool.pid 0, by pool.addr: any address
+ * caller's pid namespace: the process that has that pid now, else an
+ * exited owner that had it) or, with pool.pid 0, by pool.addr: any address
  * inside its reserved range (an entry's address will do, whatever pid
  * namespace the owner is in). The module returns the geometry and fd, a new
  * read-only descriptor (O_CLOEXEC) of the very file the owner attached:
@@ -410,6 +452,24 @@ struct agnocast_unmap_pool_args {
 	__s32 pid;
 	__u32 reserved;
 	__u64 addr;
+};
+
+/*
+ * The topic of one of the caller's publishers (PUBLISHER_STATE) or
+ * subscribers (SUBSCRIBER_STATE), now; reading it clears the endpoint's
+ * EPOLLPRI (the change it reported is seen; TOPIC_INFO tells who is there).
+ * nr_full: reliable subscribers whose queue is full (PUBLISH fails with
+ * EAGAIN while it is not 0). queued: for a subscriber, the entries waiting
+ * in its queue (reliable) or pending (otherwise); 0 for a publisher.
+ * Errors: ENOENT, EPERM (id), EFAULT (nothing cleared).
+ */
+struct agnocast_endpoint_state_args {
+	__u32 id;		/* in */
+	__u32 reserved;
+	__u32 nr_publishers;	/* out */
+	__u32 nr_subscribers;	/* out */
+	__u32 nr_full;		/* out */
+	__u32 queued;		/* out */
 };
 
 /* Introspection: names of the topics in the caller's IPC namespace. */
@@ -498,5 +558,9 @@ struct agnocast_list_processes_args {
 	_IOWR(AGNOCAST_IOC_MAGIC, 15, struct agnocast_topic_info_args)
 #define AGNOCAST_LIST_PROCESSES_CMD \
 	_IOWR(AGNOCAST_IOC_MAGIC, 16, struct agnocast_list_processes_args)
+#define AGNOCAST_PUBLISHER_STATE_CMD \
+	_IOWR(AGNOCAST_IOC_MAGIC, 17, struct agnocast_endpoint_state_args)
+#define AGNOCAST_SUBSCRIBER_STATE_CMD \
+	_IOWR(AGNOCAST_IOC_MAGIC, 18, struct agnocast_endpoint_state_args)
 
 #endif /* _UAPI_AGNOCAST_H */

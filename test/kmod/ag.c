@@ -113,7 +113,7 @@ int attach_raw(int dev, int fd)
 
 uint32_t add_pub_at(const char *f, int l, int dev, const char *topic,
 		    uint32_t depth, uint32_t flags, int32_t *sub_pids,
-		    uint32_t cap, uint32_t *nr)
+		    uint32_t cap, uint32_t *nr, int *fd)
 {
 	struct agnocast_add_publisher_args a;
 	int32_t buf[64];
@@ -133,6 +133,10 @@ uint32_t add_pub_at(const char *f, int l, int dev, const char *topic,
 			depth, flags, errname(errno));
 	if (nr)
 		*nr = a.nr_sub_pids;
+	if (a.fd < 0)
+		fail_at(f, l, "ADD_PUBLISHER(%s) gave no descriptor (fd %d)", topic, a.fd);
+	if (fd)
+		*fd = a.fd;
 	return a.publisher_id;
 }
 
@@ -216,8 +220,9 @@ uint64_t publish_at(const char *f, int l, int dev, uint32_t pub,
 	return a.seq;
 }
 
-int receive_raw(int dev, uint32_t sub, struct agnocast_entry *e, uint32_t cap,
-		uint32_t *nr)
+int receive_release_raw(int dev, uint32_t sub, const uint64_t *seqs,
+			uint32_t nrel, struct agnocast_entry *e, uint32_t cap,
+			uint32_t *nr)
 {
 	struct agnocast_receive_args a;
 	int r;
@@ -226,10 +231,27 @@ int receive_raw(int dev, uint32_t sub, struct agnocast_entry *e, uint32_t cap,
 	a.subscriber_id = sub;
 	a.entries = p2u(e);
 	a.entries_cap = cap;
+	a.release = p2u(seqs);
+	a.release_nr = nrel;
 	r = ag_ioctl(dev, AGNOCAST_RECEIVE_CMD, &a);
 	if (r == 0 && nr)
 		*nr = a.nr_entries;
 	return r;
+}
+
+int receive_raw(int dev, uint32_t sub, struct agnocast_entry *e, uint32_t cap,
+		uint32_t *nr)
+{
+	return receive_release_raw(dev, sub, NULL, 0, e, cap, nr);
+}
+
+int endpoint_state_raw(int dev, int is_pub, uint32_t id,
+		       struct agnocast_endpoint_state_args *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	return ag_ioctl(dev, is_pub ? AGNOCAST_PUBLISHER_STATE_CMD :
+			AGNOCAST_SUBSCRIBER_STATE_CMD, out);
 }
 
 uint32_t receive_at(const char *f, int l, int dev, uint32_t sub,

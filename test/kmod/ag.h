@@ -84,13 +84,19 @@ int shm_exists(pid_t pid);
 /* Put a topic name into a fixed field (NUL padded). */
 void set_topic(char *field, const char *name);
 
+/*
+ * ADD_PUBLISHER; returns the id. The publisher's descriptor stays open
+ * (the process's end closes it) unless fd receives it (ADD_PUB_FD).
+ */
 uint32_t add_pub_at(const char *f, int l, int dev, const char *topic,
 		    uint32_t depth, uint32_t flags, int32_t *sub_pids,
-		    uint32_t cap, uint32_t *nr);
+		    uint32_t cap, uint32_t *nr, int *fd);
 #define ADD_PUB(dev, topic, depth, flags) \
-	add_pub_at(__FILE__, __LINE__, dev, topic, depth, flags, NULL, 0, NULL)
+	add_pub_at(__FILE__, __LINE__, dev, topic, depth, flags, NULL, 0, NULL, NULL)
 #define ADD_PUB_EX(dev, topic, depth, flags, pids, cap, nr) \
-	add_pub_at(__FILE__, __LINE__, dev, topic, depth, flags, pids, cap, nr)
+	add_pub_at(__FILE__, __LINE__, dev, topic, depth, flags, pids, cap, nr, NULL)
+#define ADD_PUB_FD(dev, topic, depth, flags, fd) \
+	add_pub_at(__FILE__, __LINE__, dev, topic, depth, flags, NULL, 0, NULL, fd)
 
 struct ag_sub add_sub_at(const char *f, int l, int dev, const char *topic,
 			 uint32_t depth, uint32_t flags,
@@ -125,6 +131,13 @@ uint32_t receive_at(const char *f, int l, int dev, uint32_t sub,
 /* Raw RECEIVE: ioctl result, *nr set on success. */
 int receive_raw(int dev, uint32_t sub, struct agnocast_entry *e, uint32_t cap,
 		uint32_t *nr);
+/* Raw RECEIVE that first releases seqs[0 .. nrel). */
+int receive_release_raw(int dev, uint32_t sub, const uint64_t *seqs,
+			uint32_t nrel, struct agnocast_entry *e, uint32_t cap,
+			uint32_t *nr);
+/* PUBLISHER_STATE / SUBSCRIBER_STATE (raw: ioctl result). */
+int endpoint_state_raw(int dev, int is_pub, uint32_t id,
+		       struct agnocast_endpoint_state_args *out);
 int take_raw(int dev, uint32_t sub, struct agnocast_entry *e);
 int release_raw(int dev, uint32_t sub, uint64_t seq);
 #define RELEASE(dev, sub, seq) CHECK_OK(release_raw(dev, sub, seq))

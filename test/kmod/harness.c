@@ -774,6 +774,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Before the first test: what it changes is put back after it. */
+	params_snapshot();
 	tap("TAP version 13\n");
 	if (leftover_shm(names, sizeof(names))) {
 		tap("# note: /dev/shm holds stale names before the suite (removed): %s\n",

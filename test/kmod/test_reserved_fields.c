@@ -39,7 +39,7 @@ TEST(endpoint_reserved_and_flags)
 	struct agnocast_pool_info pubs[2];
 	int32_t pids[2];
 	struct ag_pool pool;
-	static const uint32_t bad_flags[] = { 1u << 1, 1u << 7, 1u << 31 };
+	static const uint32_t bad_flags[] = { 1u << 2, 1u << 7, 1u << 31 };
 	size_t i;
 	int dev = AG_OPEN();
 
@@ -49,9 +49,9 @@ TEST(endpoint_reserved_and_flags)
 	pa.qos.depth = 1;
 	pa.sub_pids = p2u(pids);
 	pa.sub_pids_cap = 2;
-	pa.reserved = 1;
+	/* RELIABLE is a subscriber's flag. */
+	pa.qos.flags = AGNOCAST_QOS_RELIABLE;
 	CHECK_ERR(ag_ioctl(dev, AGNOCAST_ADD_PUBLISHER_CMD, &pa), EINVAL);
-	pa.reserved = 0;
 	for (i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
 		pa.qos.flags = bad_flags[i];
 		CHECK_ERR(ag_ioctl(dev, AGNOCAST_ADD_PUBLISHER_CMD, &pa), EINVAL);
@@ -74,6 +74,7 @@ TEST(endpoint_reserved_and_flags)
 	pa.qos.flags = AGNOCAST_QOS_TRANSIENT_LOCAL;
 	pa.nr_sub_pids = 0xdead;
 	pa.publisher_id = 0xbeef;
+	pa.fd = 0x7ead;
 	CHECK_OK(ag_ioctl(dev, AGNOCAST_ADD_PUBLISHER_CMD, &pa));
 	CHECK_EQ(pa.nr_sub_pids, 0);
 	sa.qos.flags = AGNOCAST_QOS_TRANSIENT_LOCAL;
@@ -126,8 +127,10 @@ TEST(data_path_reserved)
 	memset(&rc, 0, sizeof(rc));
 	rc.subscriber_id = sub.id;
 	rc.entries = p2u(e);
+	rc.entries_cap = 0;	/* neither entries nor releases */
+	CHECK_ERR(ag_ioctl(dev, AGNOCAST_RECEIVE_CMD, &rc), EINVAL);
 	rc.entries_cap = 4;
-	rc.reserved = 1;
+	rc.release_nr = AGNOCAST_RELEASE_MAX + 1;
 	CHECK_ERR(ag_ioctl(dev, AGNOCAST_RECEIVE_CMD, &rc), EINVAL);
 	memset(&tk, 0, sizeof(tk));
 	tk.subscriber_id = sub.id;
@@ -135,7 +138,7 @@ TEST(data_path_reserved)
 	CHECK_ERR(ag_ioctl(dev, AGNOCAST_TAKE_CMD, &tk), EINVAL);
 	/* Still pending after both. */
 	CHECK(poll_now(sub.fd) & POLLIN);
-	rc.reserved = 0;
+	rc.release_nr = 0;
 	rc.nr_entries = 55;	/* output only */
 	CHECK_OK(ag_ioctl(dev, AGNOCAST_RECEIVE_CMD, &rc));
 	CHECK_EQ(rc.nr_entries, 1);

@@ -27,7 +27,7 @@ static const struct {
 	{ "topic", { "publishers", "subscribers", "entries", "last-seq" } },
 	{ "publisher", { "id", "pid", "depth", "transient-local", "retained" } },
 	{ "subscriber", { "id", "pid", "depth", "transient-local", "held",
-			  "pending" } },
+			  "pending", "reliable", "queued" } },
 	{ "entry", { "seq", "publisher", "pid", "addr", "len", "refs",
 		     "retained" } },
 	{ "more-entries", { "count" } },
