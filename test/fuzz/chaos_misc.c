@@ -403,13 +403,13 @@ void op_foreign(struct tctx *t)
 /* A command number that is none of the module's. */
 static unsigned long unknown_cmd(struct tctx *t)
 {
-	unsigned int nr = rng_below(&t->r, 17), size = rng_below(&t->r, 512);
+	unsigned int nr = rng_below(&t->r, IOC_UNKNOWN), size = rng_below(&t->r, 512);
 	unsigned int dir = rng_below(&t->r, 4);
 	unsigned long cmd;
 	int k;
 
-	if (rng_pct(&t->r, 50))
-		nr = 17 + rng_below(&t->r, 239);
+	if (rng_pct(&t->r, 50))	/* past the last command (nr IOC_UNKNOWN - 1) */
+		nr = IOC_UNKNOWN + rng_below(&t->r, 256 - IOC_UNKNOWN);
 	cmd = _IOC(dir, AGNOCAST_IOC_MAGIC, nr, size);
 	for (k = 0; k < IOC_UNKNOWN; k++)
 		if (cmd == iocs[k].cmd)
@@ -433,4 +433,57 @@ void op_unknown(struct tctx *t)
 	c.rule = "unknown command";
 	(void)p;
 	fz_call(t, &c);
+}
+
+/* The endpoint state of an id of ours, another process's, or nobody's. */
+static uint32_t state_target(struct tctx *t, int sub, errset_t *expect,
+			     const char **rule, int *depth)
+{
+	struct pubrec *pr = sub ? NULL : pub_pick_own(t);
+	struct subrec *sr = sub ? sub_pick_own(t) : NULL;
+	unsigned int pick = rng_below(&t->r, 10);
+
+	*depth = -1;
+	if (pick < 7 && (pr || sr)) {
+		*expect = ES(0) | ((pr ? pr->exposed : sr->exposed) ? ES(ENOENT) : 0);
+		*rule = "the state of our own endpoint";
+		*depth = sr ? (int)sr->qos.depth : 0;
+		return pr ? pr->id : sr->id;
+	}
+	*expect = ES(EPERM) | ES(ENOENT);
+	*rule = "the state of an id not ours";
+	return pick < 9 ? foreign_id(t, foreign_pick(t), sub) : garbage_id(t);
+}
+
+void op_endpoint_state(struct tctx *t)
+{
+	struct agnocast_endpoint_state_args a;
+	const struct agnocast_endpoint_state_args *o;
+	int sub = rng_pct(&t->r, 50), bad = 0, depth;
+	struct call c = { .ioc = sub ? IOC_SUBSCRIBER_STATE : IOC_PUBLISHER_STATE,
+			  .shadow = &a, .valid = 1 };
+
+	memset(&a, 0xa5, sizeof(a));
+	a.id = state_target(t, sub, &c.expect, &c.rule, &depth);
+	a.reserved = gen_reserved(t, 3, &bad);
+	c.mode = pick_arg_mode(&t->r, 6);
+	if (c.mode == ARG_RO)
+		c.expect = (c.expect & ~ES(0)) | ES(EFAULT);
+	if (bad) {
+		c.expect = ES(EINVAL);
+		c.rule = "reserved field";
+		c.valid = 0;
+	}
+	if (fz_call(t, &c) || c.mode != ARG_NORMAL)
+		return;
+	o = c.arg;
+	win_hit(W_endpoint_state);
+	REQUIRE(t, o->nr_publishers <= AGNOCAST_TOPIC_PUBS_MAX &&
+		o->nr_subscribers <= AGNOCAST_TOPIC_SUBS_MAX &&
+		o->nr_full <= o->nr_subscribers && (sub || !o->queued) &&
+		(depth < 0 || (sub ? o->nr_subscribers >= 1 && o->queued <= (uint32_t)depth
+				   : o->nr_publishers >= 1)),
+		"%s of %u: publishers %u subscribers %u full %u queued %u (depth %d)",
+		iocs[c.ioc].name, a.id, o->nr_publishers, o->nr_subscribers, o->nr_full,
+		o->queued, depth);
 }

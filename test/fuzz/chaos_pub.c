@@ -2,6 +2,8 @@
 /* Member threads: the publisher side (see chaos.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,8 +22,10 @@ static struct pubrec *pub_reserve(struct pctx *p)
 	for (i = 0; i < MAXPUB && !pr; i++)
 		if (!p->pubs[i].live)
 			pr = &p->pubs[i];
-	if (pr)
+	if (pr) {
 		pr->live = 2;
+		pr->fd = -1;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return pr;
 }
@@ -60,19 +64,27 @@ static void add_pub_done(struct tctx *t, struct pubrec *pr,
 			 const struct agnocast_add_publisher_args *out,
 			 const int32_t *pids, uint32_t cap)
 {
-	REQUIRE(t, out->nr_sub_pids <= AGNOCAST_TOPIC_SUBS_MAX,
-		"nr_sub_pids %u", out->nr_sub_pids);
-	REQUIRE(t, out->publisher_id != 0, "publisher id 0");
+	struct pctx *p = t->p;
+	int fl = fcntl(out->fd, F_GETFD);
+
+	REQUIRE(t, out->fd >= 0 && fl >= 0 && (fl & FD_CLOEXEC),
+		"ADD_PUBLISHER fd %d (F_GETFD %d)", out->fd, fl);
+	REQUIRE(t, out->nr_sub_pids <= AGNOCAST_TOPIC_SUBS_MAX && out->publisher_id,
+		"ADD_PUBLISHER id %u nr_sub_pids %u", out->publisher_id, out->nr_sub_pids);
 	if (pids)
 		check_sub_pids(t, pids, out->nr_sub_pids < cap ? out->nr_sub_pids : cap);
+	pthread_mutex_lock(&p->mu);
 	pr->id = out->publisher_id;
+	pr->fd = out->fd;
+	pr->exposed = rng_pct(&t->r, 20);
 	pr->owner = t->idx;
 	pr->ns = t->ns;
 	pr->qos = out->qos;
 	pr->last_seq = 0;
 	memcpy(pr->topic, out->topic, sizeof(pr->topic));
-	reg_add_id(t->p->reg, 0, pr->id, 0);
-	pub_set_live(t->p, pr, 1);
+	pr->live = 1;
+	pthread_mutex_unlock(&p->mu);
+	reg_add_id(p->reg, 0, pr->id, 0);
 }
 
 void op_add_publisher(struct tctx *t)
@@ -90,10 +102,10 @@ void op_add_publisher(struct tctx *t)
 	memset(&a, 0, sizeof(a));
 	tk = pick_tkind(t, 20);
 	name_err = gen_topic(t, a.topic, tk);
-	bad = name_err ? 0 : gen_qos(t, &a.qos, rng_pct(&t->r, 4)) != 0;
+	bad = name_err ? 0 : gen_qos(t, &a.qos, 0, rng_pct(&t->r, 4)) != 0;
 	if (name_err)
-		gen_qos(t, &a.qos, 0);
-	a.reserved = bad || name_err ? 0 : gen_reserved(t, 3, &bad);
+		gen_qos(t, &a.qos, 0, 0);
+	a.fd = (int32_t)rng_u64(&t->r);	/* out only */
 	cap = bad || name_err ? 8 : gen_cap(t, 64, 3, &bad);
 	amode = pick_arr_mode(&t->r, 10);
 	pids = arr_get(&t->ar, &t->r, amode, sizeof(int32_t), cap, &a.sub_pids);
@@ -120,41 +132,61 @@ void op_add_publisher(struct tctx *t)
 	}
 }
 
-void op_remove_publisher(struct tctx *t)
+/* Our publisher is gone: HUP on its fd (if we know it), close, forget. */
+static void pub_forget(struct tctx *t, struct pubrec *pr, int check_hup)
 {
 	struct pctx *p = t->p;
-	struct agnocast_remove_args a = { 0 };
-	struct call c = { .ioc = IOC_REMOVE_PUBLISHER, .shadow = &a };
+	struct pollfd pfd = { .events = POLLOUT };
+	uint32_t id = pr->id;	/* the record may be reused once unlocked */
+
+	pthread_mutex_lock(&p->mu);
+	pfd.fd = pr->fd;
+	pr->fd = -1;
+	dead_add(p, 0, id);
+	pr->live = 0;
+	pthread_mutex_unlock(&p->mu);
+	if (check_hup && pfd.fd >= 0) {
+		REQUIRE(t, poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP),
+			"publisher %u removed: its fd reports revents 0x%x, not POLLHUP",
+			id, pfd.revents);
+		win_hit(W_pub_hup_own);
+	}
+	if (pfd.fd >= 0)
+		close(pfd.fd);
+}
+
+/* The id to remove and what must come of it. */
+static struct pubrec *remove_target(struct tctx *t, struct agnocast_remove_args *a,
+				    struct call *c)
+{
 	struct pubrec *pr = NULL;
-	const struct regrec *f;
+	unsigned int pick = rng_below(&t->r, 10);
+
+	if (pick < 6 && (pr = pub_pick_own(t))) {
+		a->id = pr->id;
+		c->expect = ES(0) | (pr->exposed ? ES(ENOENT) : 0);
+		c->rule = "removing our own publisher";
+	} else if (pick < 8) {
+		a->id = (pick == 6 ? dead_pick(t, 0) : 0) ?: garbage_id(t);
+		c->expect = ES(ENOENT);
+		c->rule = "a removed or garbage publisher id";
+	} else {
+		a->id = foreign_id(t, foreign_pick(t), 0);
+		c->expect = ES(EPERM) | ES(ENOENT);
+		c->rule = "another process's (or a dead one's) publisher id";
+	}
+	return pr;
+}
+
+void op_remove_publisher(struct tctx *t)
+{
+	struct agnocast_remove_args a = { 0 };
+	struct call c = { .ioc = IOC_REMOVE_PUBLISHER, .shadow = &a, .valid = 1 };
+	struct pubrec *pr;
 	int bad = 0, e;
 
 	c.mode = pick_arg_mode(&t->r, 4);
-	c.valid = 1;
-	switch (rng_below(&t->r, 10)) {
-	case 0: case 1: case 2: case 3: case 4: case 5:
-		pr = pub_pick_own(t);
-		a.id = pr ? pr->id : garbage_id(t);
-		c.expect = pr ? ES(0) : ES(ENOENT);
-		c.rule = pr ? "removing our own publisher" : "a garbage id";
-		break;
-	case 6:
-		a.id = dead_pick(t, 0) ?: garbage_id(t);
-		c.expect = ES(ENOENT);
-		c.rule = "an id this process removed";
-		break;
-	case 7:
-		a.id = garbage_id(t);
-		c.expect = ES(ENOENT);
-		c.rule = "a garbage id";
-		break;
-	default:
-		f = foreign_pick(t);
-		a.id = foreign_id(t, f, 0);
-		c.expect = ES(EPERM) | ES(ENOENT);
-		c.rule = "another process's (or a dead one's) publisher id";
-		break;
-	}
+	pr = remove_target(t, &a, &c);
 	a.reserved = gen_reserved(t, 3, &bad);
 	if (bad) {
 		c.expect = ES(EINVAL);
@@ -164,12 +196,8 @@ void op_remove_publisher(struct tctx *t)
 	e = fz_call(t, &c);
 	if (e == EPERM)
 		win_hit(W_foreign_eperm);
-	if (e == 0 && pr) {
-		pthread_mutex_lock(&p->mu);
-		dead_add(p, 0, a.id);	/* before the record can be reused */
-		pr->live = 0;
-		pthread_mutex_unlock(&p->mu);
-	}
+	if (pr && (e == 0 || e == ENOENT) && c.expect != ES(EINVAL))
+		pub_forget(t, pr, e == 0 && !pr->exposed);
 }
 
 /* Back to the free list: the block was not published. */
@@ -263,8 +291,9 @@ void op_publish(struct tctx *t)
 	c.mode = pick_arg_mode(&t->r, 6);
 	c.valid = amode == ARR_NORMAL;
 	c.odd_array = amode != ARR_NORMAL;
-	c.expect = ES(EDQUOT) | (c.mode == ARG_RO ? ES(EFAULT) : ES(0)) |
-		   (amode != ARR_NORMAL ? ES(EFAULT) : 0) | (own ? 0 : ES(ENOENT));
+	c.expect = ES(EDQUOT) | ES(EAGAIN) | (c.mode == ARG_RO ? ES(EFAULT) : ES(0)) |
+		   (amode != ARR_NORMAL ? ES(EFAULT) : 0) |
+		   (own && !pr->exposed ? 0 : ES(ENOENT));
 	c.rule = own ? "a well-formed PUBLISH on our own publisher"
 		     : "a well-formed PUBLISH on a sibling thread's publisher";
 	e = fz_call(t, &c);
@@ -277,6 +306,10 @@ void op_publish(struct tctx *t)
 		publish_done(t, pr, own, c.arg, amode, a.reclaimed, cap);
 	if (e == EDQUOT)
 		win_hit(W_edquot_entries);
+	if (e == EAGAIN)
+		win_hit(W_reliable_full);
+	if (e == ENOENT && own && pr->exposed)
+		pub_forget(t, pr, 0);	/* a sibling closed its last fd */
 }
 
 /* An odd address for PUBLISH; *expect: what the range rule requires. */
@@ -347,7 +380,8 @@ void op_publish_odd(struct tctx *t)
 		c.rule = "reserved field";
 		c.valid = 0;
 	} else if (p->joined) {
-		c.expect = pr ? range | ES(EDQUOT) : ES(ENOENT);
+		c.expect = pr ? range | ES(EDQUOT) | ES(EAGAIN) |
+			   (pr->exposed ? ES(ENOENT) : 0) : ES(ENOENT);
 		c.rule = pr ? "PUBLISH range rule (our own publisher)"
 			    : "PUBLISH with a garbage publisher id";
 	}
@@ -363,6 +397,8 @@ void op_publish_odd(struct tctx *t)
 		blk_unpublish(p, a.addr, -1);
 	if (e == ERANGE)
 		win_hit(W_publish_erange);
+	if (e == ENOENT && pr && pr->exposed)
+		pub_forget(t, pr, 0);
 	if (e == 0 && pr)
 		publish_done(t, pr, 1, c.arg, ARR_NORMAL, a.reclaimed, a.reclaimed_cap);
 }
@@ -420,4 +456,56 @@ void op_resize_pool(struct tctx *t)
 	trace_add(t, TR_TRUNCATE, r ? errno : 0, (uint64_t)st.st_size, to, 0);
 	if (!r)
 		win_hit((uint64_t)st.st_size < to ? W_pool_grow : W_pool_shrink);
+}
+
+/* Our publisher's descriptor: never POLLNVAL; no POLLHUP unless exposed. */
+void op_poll_pub(struct tctx *t)
+{
+	struct pctx *p = t->p;
+	struct pubrec *pr = pub_pick_own(t);
+	struct pollfd pfd = { .events = POLLOUT | POLLPRI };
+	int precise, r;
+
+	if (!pr)
+		return;
+	pthread_mutex_lock(&p->mu);
+	precise = !pr->exposed;
+	pfd.fd = pr->fd < 0 ? -1 : precise ? pr->fd : dup(pr->fd);
+	pthread_mutex_unlock(&p->mu);
+	if (pfd.fd < 0)
+		return;
+	r = poll(&pfd, 1, rng_pct(&t->r, 80) ? 0 : 20);
+	trace_add(t, TR_POLL, r < 0 ? errno : 0, pr->id, pfd.revents, precise);
+	if (!precise)
+		close(pfd.fd);
+	REQUIRE(t, !(pfd.revents & POLLNVAL), "publisher fd reports POLLNVAL");
+	if (precise)
+		REQUIRE(t, !(pfd.revents & POLLHUP),
+			"publisher %u that nothing removed reports POLLHUP", pr->id);
+	if (pfd.revents & POLLPRI)
+		win_hit(W_epollpri);
+}
+
+/* Close an exposed publisher's descriptor under its owner's feet. */
+void op_close_exposed_pub(struct tctx *t)
+{
+	struct pctx *p = t->p;
+	uint32_t i, s = rng_below(&t->r, MAXPUB);
+	int fd = -1;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < MAXPUB && fd < 0; i++) {
+		struct pubrec *q = &p->pubs[(s + i) % MAXPUB];
+
+		if (q->live == 1 && q->exposed && q->fd >= 0) {
+			fd = q->fd;
+			q->fd = -1;
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (fd >= 0) {
+		trace_add(t, TR_CLOSE, 0, (uint64_t)fd, 1, 0);
+		win_hit(W_close_exposed_pub);
+	}
 }

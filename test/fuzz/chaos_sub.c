@@ -93,9 +93,9 @@ void op_add_subscriber(struct tctx *t)
 	memset(&a, 0, sizeof(a));
 	tk = pick_tkind(t, 20);
 	name_err = gen_topic(t, a.topic, tk);
-	bad = name_err ? 0 : gen_qos(t, &a.qos, rng_pct(&t->r, 4)) != 0;
+	bad = name_err ? 0 : gen_qos(t, &a.qos, 1, rng_pct(&t->r, 4)) != 0;
 	if (name_err)
-		gen_qos(t, &a.qos, 0);
+		gen_qos(t, &a.qos, 1, 0);
 	cap = bad || name_err ? 4 : gen_cap(t, 32, 3, &bad);
 	amode = pick_arr_mode(&t->r, 10);
 	pools = arr_get(&t->ar, &t->r, amode, sizeof(*pools), cap, &a.pubs);
@@ -180,7 +180,7 @@ void op_remove_subscriber(struct tctx *t)
 }
 
 /* A subscriber to use: our own (mostly), or a sibling's exposed one. */
-static struct subrec *pick_sub(struct tctx *t, uint32_t *id, int *precise)
+struct subrec *pick_sub(struct tctx *t, uint32_t *id, int *precise)
 {
 	struct pctx *p = t->p;
 	struct subrec *sr = sub_pick_own(t);
@@ -206,7 +206,7 @@ static struct subrec *pick_sub(struct tctx *t, uint32_t *id, int *precise)
 }
 
 /* Record what RECEIVE / TAKE gave: order, bounds, then hold it. */
-static void got_entries(struct tctx *t, struct subrec *sr, int precise,
+void got_entries(struct tctx *t, struct subrec *sr, int precise,
 			uint32_t id, const struct agnocast_entry *e, uint32_t n)
 {
 	uint64_t now = now_ns(), prev = precise ? sr->last_seq : 0;
@@ -230,14 +230,15 @@ static void got_entries(struct tctx *t, struct subrec *sr, int precise,
 }
 
 /* What RECEIVE / TAKE may return on subscriber sr. */
-static errset_t deliver_expect(struct subrec *sr, int precise, int mode,
-			       int amode)
+errset_t deliver_expect(struct subrec *sr, int precise, int mode,
+			       int amode, uint32_t held)
 {
 	errset_t e = ES(0) | ES(EAGAIN);
 
+	(void)sr;
 	if (!precise)
 		e |= ES(ENOENT) | ES(ENOBUFS);
-	else if (sr->nheld >= AGNOCAST_HOLD_MAX)
+	else if (held >= AGNOCAST_HOLD_MAX)
 		return ES(ENOBUFS) | ES(EAGAIN);	/* unordered in the header */
 	if (mode == ARG_RO)
 		e = (e & ~ES(0)) | ES(EFAULT);
@@ -246,7 +247,7 @@ static errset_t deliver_expect(struct subrec *sr, int precise, int mode,
 	return e;
 }
 
-static void deliver_failed(struct tctx *t, struct subrec *sr, int precise,
+void deliver_failed(struct tctx *t, struct subrec *sr, int precise,
 			   uint32_t id, int e, int take)
 {
 	if (e == ENOBUFS)
@@ -262,7 +263,7 @@ static void deliver_failed(struct tctx *t, struct subrec *sr, int precise,
 }
 
 /* An id that is not a usable subscriber of ours, and what it must give. */
-static uint32_t odd_sub_id(struct tctx *t, errset_t *expect)
+uint32_t odd_sub_id(struct tctx *t, errset_t *expect)
 {
 	const struct regrec *f;
 
@@ -278,61 +279,6 @@ static uint32_t odd_sub_id(struct tctx *t, errset_t *expect)
 		*expect = ES(EPERM) | ES(ENOENT);
 		return foreign_id(t, f, 1);
 	}
-}
-
-void op_receive(struct tctx *t)
-{
-	struct agnocast_receive_args a;
-	struct call c = { .ioc = IOC_RECEIVE, .shadow = &a };
-	struct subrec *sr = NULL;
-	int precise = 0, bad = 0, amode, e;
-	uint32_t want, cap, depth;
-
-	memset(&a, 0, sizeof(a));
-	if (rng_pct(&t->r, 88))
-		sr = pick_sub(t, &a.subscriber_id, &precise);
-	depth = sr ? sr->qos.depth : 8;
-	want = rng_pct(&t->r, 70) ? 1 + rng_small(&t->r, depth) : 1 + rng_small(&t->r, 2000);
-	if (rng_pct(&t->r, 4))
-		want = rng_pct(&t->r, 50) ? 0 : AGNOCAST_ARRAY_MAX + 1 + rng_small(&t->r, 9);
-	bad = want == 0 || want > AGNOCAST_ARRAY_MAX;
-	amode = pick_arr_mode(&t->r, 8);
-	if (amode == ARR_SELF)
-		amode = ARR_RO;
-	cap = want;
-	arr_get(&t->ar, &t->r, amode, sizeof(struct agnocast_entry), cap, &a.entries);
-	a.entries_cap = bad ? want : cap;
-	a.reserved = bad ? 0 : gen_reserved(t, 3, &bad);
-	c.mode = pick_arg_mode(&t->r, 8);
-	c.valid = !bad && amode == ARR_NORMAL;
-	c.odd_array = amode != ARR_NORMAL;
-	if (!sr)
-		a.subscriber_id = odd_sub_id(t, &c.expect);
-	else
-		c.expect = deliver_expect(sr, precise, c.mode, amode);
-	c.rule = sr ? "RECEIVE on our subscriber" : "RECEIVE with a bad id";
-	if (bad) {
-		c.expect = ES(EINVAL);
-		c.rule = "entries_cap or reserved out of bounds";
-	}
-	e = fz_call(t, &c);
-	if (e == EPERM)
-		win_hit(W_foreign_eperm);
-	if (e) {
-		deliver_failed(t, sr, precise, a.subscriber_id, e, 0);
-		return;
-	}
-	if (!sr)
-		fz_fail(t, "RECEIVE succeeded on subscriber id %u, not ours", a.subscriber_id);
-	REQUIRE(t, ((struct agnocast_receive_args *)c.arg)->nr_entries >= 1 &&
-		((struct agnocast_receive_args *)c.arg)->nr_entries <= cap &&
-		((struct agnocast_receive_args *)c.arg)->nr_entries <= depth,
-		"RECEIVE nr_entries %u with cap %u depth %u",
-		((struct agnocast_receive_args *)c.arg)->nr_entries, cap, depth);
-	if (amode == ARR_NORMAL || amode == ARR_STRADDLE)
-		got_entries(t, sr, precise, a.subscriber_id,
-			    (const struct agnocast_entry *)(uintptr_t)a.entries,
-			    ((struct agnocast_receive_args *)c.arg)->nr_entries);
 }
 
 void op_take(struct tctx *t)
@@ -351,7 +297,7 @@ void op_take(struct tctx *t)
 	if (!sr)
 		a.subscriber_id = odd_sub_id(t, &c.expect);
 	else
-		c.expect = deliver_expect(sr, precise, c.mode, ARR_NORMAL);
+		c.expect = deliver_expect(sr, precise, c.mode, ARR_NORMAL, sr->nheld);
 	c.rule = sr ? "TAKE on our subscriber" : "TAKE with a bad id";
 	if (bad) {
 		c.expect = ES(EINVAL);
@@ -376,44 +322,6 @@ static struct subrec *sub_by_id(struct pctx *p, uint32_t id)
 		if (p->subs[i].live == 1 && p->subs[i].id == id)
 			return &p->subs[i];
 	return NULL;
-}
-
-/* Read a held entry's content again just before RELEASE. */
-struct reread {
-	int rc;
-	uint64_t serial;
-	uint32_t sum;
-	char why[96];
-};
-
-static void reread_held(struct tctx *t, const struct held *h, struct reread *rr)
-{
-	rr->rc = h->rc0 == 1 ? 1 :
-		 blk_read(t, h->pid, h->addr, h->len, &rr->serial, &rr->sum,
-			  rr->why, sizeof(rr->why), 0);
-}
-
-/*
- * RELEASE succeeded, so the entry was held from RECEIVE until then: its
- * content, read at both ends, must be what its publisher wrote.
- */
-static void judge_held(struct tctx *t, const struct held *h,
-		       const struct reread *rr)
-{
-	if (h->rc0 == 1 || rr->rc == 1)
-		return;
-	REQUIRE(t, h->rc0 == 0,
-		"entry seq %llu addr 0x%llx of pid %d was not intact when received, though held: %s",
-		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
-		h->why0);
-	REQUIRE(t, rr->rc == 0 && rr->serial == h->serial && rr->sum == h->sum,
-		"entry seq %llu addr 0x%llx of pid %d changed while held: serial %llu -> %llu, sum 0x%x -> 0x%x (%s)",
-		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
-		(unsigned long long)h->serial, (unsigned long long)rr->serial,
-		h->sum, rr->sum, rr->rc ? rr->why : "intact but rewritten");
-	win_hit(W_held_verified);
-	if (kill(h->pid, 0) && errno == ESRCH)
-		win_hit(W_held_verified_owner_gone);
 }
 
 /* RELEASE of a seq this thread does not hold on its own subscriber. */
@@ -460,9 +368,7 @@ void op_release(struct tctx *t)
 	if (e)
 		return;
 	judge_held(t, &h, &rr);
-	t->held[i] = t->held[--t->nheld];
-	if (h.rc0 != 1)
-		map_unref(t->p, h.addr);
+	held_forget(t, i);
 	sr = h.exposed ? NULL : sub_by_id(t->p, h.sub);
 	if (sr)
 		sr->nheld--;

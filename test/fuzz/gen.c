@@ -70,11 +70,15 @@ int pick_tkind(struct tctx *t, unsigned int odd_pct)
 	return 1 + rng_below(&t->r, NTKIND - 1);
 }
 
-int gen_qos(struct tctx *t, struct agnocast_qos *q, int bad)
+int gen_qos(struct tctx *t, struct agnocast_qos *q, int sub, int bad)
 {
+	uint32_t allowed = sub ? AGNOCAST_QOS_SUB_FLAGS : AGNOCAST_QOS_PUB_FLAGS;
+
 	q->depth = rng_pct(&t->r, 85) ? 1 + rng_small(&t->r, 15)
 				       : 1 + rng_below(&t->r, AGNOCAST_DEPTH_MAX);
 	q->flags = rng_pct(&t->r, 30) ? AGNOCAST_QOS_TRANSIENT_LOCAL : 0;
+	if (sub && rng_pct(&t->r, 12))
+		q->flags |= AGNOCAST_QOS_RELIABLE;
 	if (!bad)
 		return 0;
 	switch (rng_below(&t->r, 3)) {
@@ -84,8 +88,10 @@ int gen_qos(struct tctx *t, struct agnocast_qos *q, int bad)
 	case 1:
 		q->depth = AGNOCAST_DEPTH_MAX + 1 + rng_small(&t->r, 100000);
 		break;
-	default:
-		q->flags |= 1u << (1 + rng_below(&t->r, 31));
+	default:	/* an unknown flag, or RELIABLE for a publisher */
+		do
+			q->flags |= 1u << rng_below(&t->r, 32);
+		while (!(q->flags & ~allowed));
 		break;
 	}
 	return EINVAL;

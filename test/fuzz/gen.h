@@ -26,8 +26,8 @@ int gen_topic(struct tctx *t, char *field, int kind);
 /* Mostly shared names; odd_pct of the time anything else. */
 int pick_tkind(struct tctx *t, unsigned int odd_pct);
 
-/* QoS: valid unless bad; returns 0 or EINVAL. */
-int gen_qos(struct tctx *t, struct agnocast_qos *q, int bad);
+/* QoS of a publisher (sub 0) or subscriber: valid unless bad; 0 or EINVAL. */
+int gen_qos(struct tctx *t, struct agnocast_qos *q, int sub, int bad);
 
 /* A capacity: mostly 0..max, sometimes above AGNOCAST_ARRAY_MAX (*bad). */
 uint32_t gen_cap(struct tctx *t, uint32_t max, unsigned int bad_pct, int *bad);

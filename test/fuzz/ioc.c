@@ -69,9 +69,8 @@ static void f_add_pub(char *b, size_t l, const void *p)
 	char t[160];
 
 	fmt_topic(t, sizeof(t), a->topic);
-	snprintf(b, l, "{topic \"%s\", depth %u, flags 0x%x, sub_pids 0x%llx, cap %u, reserved %u}",
-		 t, a->qos.depth, a->qos.flags, U(a->sub_pids), a->sub_pids_cap,
-		 a->reserved);
+	snprintf(b, l, "{topic \"%s\", depth %u, flags 0x%x, sub_pids 0x%llx, cap %u}",
+		 t, a->qos.depth, a->qos.flags, U(a->sub_pids), a->sub_pids_cap);
 }
 
 static void f_add_sub(char *b, size_t l, const void *p)
@@ -104,8 +103,9 @@ static void f_receive(char *b, size_t l, const void *p)
 {
 	const struct agnocast_receive_args *a = p;
 
-	snprintf(b, l, "{subscriber_id %u, entries 0x%llx, cap %u, reserved %u}",
-		 a->subscriber_id, U(a->entries), a->entries_cap, a->reserved);
+	snprintf(b, l, "{subscriber_id %u, entries 0x%llx, cap %u, release 0x%llx, release_nr %u}",
+		 a->subscriber_id, U(a->entries), a->entries_cap, U(a->release),
+		 a->release_nr);
 }
 
 static void f_take(char *b, size_t l, const void *p)
@@ -171,6 +171,13 @@ static void f_list_procs(char *b, size_t l, const void *p)
 	snprintf(b, l, "{procs 0x%llx, cap %u}", U(a->procs), a->procs_cap);
 }
 
+static void f_state(char *b, size_t l, const void *p)
+{
+	const struct agnocast_endpoint_state_args *a = p;
+
+	snprintf(b, l, "{id %u, reserved %u}", a->id, a->reserved);
+}
+
 static void f_unknown(char *b, size_t l, const void *p)
 {
 	const uint64_t *w = p;
@@ -190,8 +197,8 @@ const struct iocdesc iocs[NIOC] = {
 		PROC | ES(EBADF) | ES(EBUSY), 1, f_attach },
 	[IOC_ADD_PUBLISHER] = { "ADD_PUBLISHER", AGNOCAST_ADD_PUBLISHER_CMD,
 		sizeof(struct agnocast_add_publisher_args),
-		PROC | ES(ENXIO) | ES(ENOSPC) | ES(EDQUOT) | ES(ENAMETOOLONG),
-		1, f_add_pub },
+		PROC | ES(ENXIO) | ES(ENOSPC) | ES(EDQUOT) | ES(EMFILE) | ES(ENFILE) |
+		ES(ENAMETOOLONG), 1, f_add_pub },
 	[IOC_ADD_SUBSCRIBER] = { "ADD_SUBSCRIBER", AGNOCAST_ADD_SUBSCRIBER_CMD,
 		sizeof(struct agnocast_add_subscriber_args),
 		PROC | ES(ENOSPC) | ES(EDQUOT) | ES(EMFILE) | ES(ENFILE) |
@@ -204,7 +211,7 @@ const struct iocdesc iocs[NIOC] = {
 		PROC | ES(ENOENT), 1, f_remove },
 	[IOC_PUBLISH] = { "PUBLISH", AGNOCAST_PUBLISH_CMD,
 		sizeof(struct agnocast_publish_args),
-		PROC | ES(ENOENT) | ES(ERANGE) | ES(EDQUOT), 1, f_publish },
+		PROC | ES(ENOENT) | ES(ERANGE) | ES(EDQUOT) | ES(EAGAIN), 1, f_publish },
 	[IOC_RECEIVE] = { "RECEIVE", AGNOCAST_RECEIVE_CMD,
 		sizeof(struct agnocast_receive_args),
 		PROC | ES(ENOENT) | ES(EAGAIN) | ES(ENOBUFS), 1, f_receive },
@@ -230,6 +237,12 @@ const struct iocdesc iocs[NIOC] = {
 		IN | ES(ENOENT) | ES(ENAMETOOLONG), 0, f_topic_info },
 	[IOC_LIST_PROCESSES] = { "LIST_PROCESSES", AGNOCAST_LIST_PROCESSES_CMD,
 		sizeof(struct agnocast_list_processes_args), IN, 0, f_list_procs },
+	[IOC_PUBLISHER_STATE] = { "PUBLISHER_STATE", AGNOCAST_PUBLISHER_STATE_CMD,
+		sizeof(struct agnocast_endpoint_state_args), PROC | ES(ENOENT), 1,
+		f_state },
+	[IOC_SUBSCRIBER_STATE] = { "SUBSCRIBER_STATE", AGNOCAST_SUBSCRIBER_STATE_CMD,
+		sizeof(struct agnocast_endpoint_state_args), PROC | ES(ENOENT), 1,
+		f_state },
 	[IOC_UNKNOWN] = { "UNKNOWN", 0, 16, ES(ENOTTY), 0, f_unknown },
 };
 

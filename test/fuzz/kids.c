@@ -184,7 +184,8 @@ static void partial_join(struct tctx *t)
 {
 	struct agnocast_add_process_args a = { .pool_size = AGNOCAST_POOL_UNIT };
 
-	if (fz_simple(t, IOC_ADD_PROCESS, &a, ES(0) | ES(EDQUOT) | ES(ENOSPC),
+	/* EPERM: we may have made a CLONE_VM child before (chaos_loop). */
+	if (fz_simple(t, IOC_ADD_PROCESS, &a, ES(0) | ES(EDQUOT) | ES(ENOSPC) | ES(EPERM),
 		      "a fresh ADD_PROCESS") == 0) {
 		REQUIRE(t, a.flags == 0, "fresh ADD_PROCESS flags 0x%x", a.flags);
 		t->p->joined = 1;
@@ -319,7 +320,7 @@ static void cjob_add(struct cjob *j, int ioc, const void *arg, size_t len)
 }
 
 /* Valid arguments for every process-acting ioctl (and a few others). */
-void cjob_build(struct tctx *t, struct cjob *j)
+void cjob_build(struct tctx *t, struct cjob *j, int vm)
 {
 	struct pctx *p = t->p;
 	struct pubrec *pr = pub_pick_own(t);
@@ -342,13 +343,14 @@ void cjob_build(struct tctx *t, struct cjob *j)
 	struct agnocast_unmap_pool_args um = { .pid = getpid() };
 	struct agnocast_version_args v = { 0 };
 	struct agnocast_list_processes_args lp = { 0 };
+	struct agnocast_endpoint_state_args ps = { .id = pub }, ss = { .id = sub };
 
 	memset(j, 0, sizeof(*j));
 	j->dev = p->dev;
 	gen_topic(t, apub.topic, TN_PRIVATE);
 	gen_topic(t, asub.topic, TN_PRIVATE);
 	cjob_add(j, IOC_VERSION, &v, sizeof(v));
-	if (p->joined)	/* else it would join (the header allows that) */
+	if (vm)	/* another thread group on our mm: EPERM, joined or not */
 		cjob_add(j, IOC_ADD_PROCESS, &ap, sizeof(ap));
 	cjob_add(j, IOC_ATTACH_POOL, &at, sizeof(at));
 	cjob_add(j, IOC_ADD_PUBLISHER, &apub, sizeof(apub));
@@ -363,6 +365,8 @@ void cjob_build(struct tctx *t, struct cjob *j)
 	cjob_add(j, IOC_MAP_POOL, &mp, sizeof(mp));
 	cjob_add(j, IOC_UNMAP_POOL, &um, sizeof(um));
 	cjob_add(j, IOC_LIST_PROCESSES, &lp, sizeof(lp));
+	cjob_add(j, IOC_PUBLISHER_STATE, &ps, sizeof(ps));
+	cjob_add(j, IOC_SUBSCRIBER_STATE, &ss, sizeof(ss));
 }
 
 void cjob_run(struct cjob *j)
@@ -390,6 +394,10 @@ void cjob_check(struct tctx *t, const struct cjob *j, const char *who)
 				iocs[j->c[i].ioc].name, errname(e));
 			continue;
 		}
+		if (j->c[i].ioc == IOC_ADD_PROCESS)
+			want = EPERM;	/* an mm that serves two thread groups */
+		else
+			want = t->p->joined ? EPERM : ESRCH;
 		REQUIRE(t, e == want || e == ENOMEM,
 			"%s (another thread group sharing the mm of a%s process): %s -> %s, want %s",
 			who, t->p->joined ? " joined" : "n unjoined",
@@ -414,7 +422,7 @@ void op_clone_vm(struct tctx *t)
 
 	if (stack == MAP_FAILED)
 		return;
-	cjob_build(t, &j);
+	cjob_build(t, &j, 1);
 	pid = clone(clone_fn, stack + ssz, CLONE_VM | SIGCHLD, &j);
 	trace_add(t, TR_CLONE_VM, pid < 0 ? errno : 0, (uint64_t)pid, 0, 0);
 	if (pid > 0) {
@@ -438,7 +446,7 @@ void op_vfork(struct tctx *t)
 	int ex = rng_pct(&t->r, 30), dev = ex ? dup_inheritable(t->p->dev) : -1;
 	pid_t pid;
 
-	cjob_build(t, &j);
+	cjob_build(t, &j, 1);
 	pid = vfork();
 	if (pid == 0) {
 		cjob_run(&j);

@@ -37,7 +37,7 @@ void exec_helper(const char *mode, uint64_t sid, int dev, int subfd,
 		 uint32_t sub, uint32_t pub, const char *topic);
 
 /* Calls a CLONE_VM / vfork child makes; their results. */
-#define CJOB_N 17
+#define CJOB_N 20
 struct cjob {
 	int dev;
 	int n;
@@ -50,7 +50,8 @@ struct cjob {
 		} arg;
 	} c[CJOB_N];
 };
-void cjob_build(struct tctx *t, struct cjob *j);
+/* vm: for a CLONE_VM or vfork child (then ADD_PROCESS is among them). */
+void cjob_build(struct tctx *t, struct cjob *j, int vm);
 void cjob_run(struct cjob *j);
 /* Every call acted for the process: EPERM if it joined, else ESRCH. */
 void cjob_check(struct tctx *t, const struct cjob *j, const char *who);

@@ -47,6 +47,9 @@ static const struct scen scens[] = {
 	{ "ghost", s_ghost, 1 },
 	{ "topic_full", s_topic_full, 1 },
 	{ "emfile", s_emfile, 2 },
+	{ "reliable", s_reliable, 3 },
+	{ "events", s_events, 3 },
+	{ "receive_release", s_receive_release, 3 },
 };
 #define NSCENS (sizeof(scens) / sizeof(scens[0]))
 _Static_assert(NSCENS <= sizeof(((struct shared *)0)->scen_runs) / sizeof(uint64_t),

@@ -40,7 +40,7 @@ uint32_t p_add_pub(struct tctx *t, const char *topic, uint32_t depth, uint32_t f
 int p_add_sub(struct tctx *t, const char *topic, uint32_t depth, uint32_t flags,
 	      struct psub *s);
 /* Remember a publisher made otherwise, for p_cleanup. */
-void p_keep_pub(struct tctx *t, uint32_t id);
+void p_keep_pub(struct tctx *t, uint32_t id, int fd);
 /* PUBLISH at a scratch address; -1 if a lowered bound refused it. */
 int p_publish(struct tctx *t, uint32_t pub, uint64_t addr, uint64_t *recl,
 	      uint32_t cap, uint64_t *seq, uint32_t *nr);
@@ -105,5 +105,8 @@ void s_held_pin(struct tctx *t);
 void s_ghost(struct tctx *t);
 void s_topic_full(struct tctx *t);
 void s_emfile(struct tctx *t);
+void s_reliable(struct tctx *t);
+void s_events(struct tctx *t);
+void s_receive_release(struct tctx *t);
 
 #endif

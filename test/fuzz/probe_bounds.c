@@ -101,7 +101,7 @@ void s_edquot_endpoints(struct tctx *t)
 	}
 	e = pcall(t, IOC_ADD_PUBLISHER, &a, 0, NULL);
 	if (!e)
-		p_keep_pub(t, a.publisher_id);	/* the bound changed meanwhile? */
+		p_keep_pub(t, a.publisher_id, a.fd);	/* the bound changed meanwhile? */
 	judge(t, gen, e == EDQUOT, "ADD_PUBLISHER at max_endpoints_per_process", e);
 	e = p_add_sub(t, topic, 1, 0, &s) ? EDQUOT : 0;
 	judge(t, gen, e == EDQUOT, "ADD_SUBSCRIBER at max_endpoints_per_process", e);

@@ -68,7 +68,7 @@ void s_efault_add_pub(struct tctx *t)
 			  .expect = ES(EFAULT) | ES(EDQUOT),
 			  .rule = "ADD_PUBLISHER whose answer cannot be written" };
 	struct psub s;
-	int v = rng_below(&t->r, 2);
+	int v = rng_below(&t->r, 2), fd0;
 
 	p_topic(t, topic);
 	if (p_add_sub(t, topic, 1, 0, &s))
@@ -79,12 +79,16 @@ void s_efault_add_pub(struct tctx *t)
 	a.sub_pids_cap = 4;
 	a.sub_pids = v ? (uintptr_t)t->ar.ro : (uintptr_t)t->ar.rw;
 	c.mode = v ? ARG_NORMAL : ARG_RO;
+	fd0 = lowest_fd();
 	if (fz_call(t, &c) == EFAULT) {
 		win_hit(W_undo_add_publisher);
 		p_topic_info(t, topic, &ti, NULL, 0);
 		REQUIRE(t, ti.nr_pubs == 0 && ti.nr_subs == 1,
 			"after a failed ADD_PUBLISHER: %u publishers, %u subscribers",
 			ti.nr_pubs, ti.nr_subs);
+		REQUIRE(t, lowest_fd() == fd0,
+			"a failed ADD_PUBLISHER left a descriptor (lowest free %d, was %d)",
+			lowest_fd(), fd0);
 	}
 	p_cleanup(t);
 }
@@ -289,8 +293,10 @@ void s_depth_reclaim(struct tctx *t)
 		return p_cleanup(t);
 	fz_simple(t, IOC_REMOVE_PUBLISHER, &rm, ES(0), "removing our publisher");
 	for (i = 0; i < MAXPUB; i++)
-		if (t->p->pubs[i].id == rm.id)
+		if (t->p->pubs[i].live && t->p->pubs[i].id == rm.id) {
+			close(t->p->pubs[i].fd);
 			t->p->pubs[i].live = 0;
+		}
 	for (i = 0; i < d; i++)
 		want[i] = p_scratch(t, n - d + i);
 	expect_reclaim(t, want, d);

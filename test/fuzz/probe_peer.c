@@ -208,7 +208,7 @@ static void c_unjoined(struct tctx *t, void *arg)
 	static struct cjob j;
 
 	(void)arg;
-	cjob_build(t, &j);
+	cjob_build(t, &j, 0);
 	cjob_run(&j);
 	cjob_check(t, &j, "an unjoined process");
 	win_hit(W_unjoined_esrch);

@@ -352,6 +352,7 @@ void s_attach(struct tctx *t)
 static void c_emfile(struct tctx *t, void *arg)
 {
 	struct agnocast_add_subscriber_args as;
+	struct agnocast_add_publisher_args ap = { .qos = { 1, 0 } };
 	struct agnocast_map_pool_args mp = { 0 };
 	struct agnocast_unmap_pool_args um = { 0 };
 	struct agnocast_topic_info_args ti;
@@ -371,8 +372,13 @@ static void c_emfile(struct tctx *t, void *arg)
 	memcpy(as.topic, topic, sizeof(as.topic));
 	as.qos.depth = 1;
 	pcall(t, IOC_ADD_SUBSCRIBER, &as, ES(EMFILE), "ADD_SUBSCRIBER with no descriptor free");
+	memcpy(ap.topic, topic, sizeof(ap.topic));
+	ap.qos.depth = 1;
+	pcall(t, IOC_ADD_PUBLISHER, &ap, ES(EMFILE), "ADD_PUBLISHER with no descriptor free");
 	p_topic_info(t, topic, &ti, NULL, 0);
-	REQUIRE(t, ti.nr_subs == 0, "a failed ADD_SUBSCRIBER left %u subscribers", ti.nr_subs);
+	REQUIRE(t, ti.nr_subs == 0 && ti.nr_pubs == 1,
+		"failed ADDs left %u subscribers, %u publishers (1 is ours)", ti.nr_subs,
+		ti.nr_pubs);
 	mp.pool.pid = um.pid = pe->pid;
 	pcall(t, IOC_MAP_POOL, &mp, ES(EMFILE) | ES(EDQUOT), "MAP_POOL with no descriptor free");
 	pcall(t, IOC_UNMAP_POOL, &um, ES(EINVAL), "nothing was declared by the failed MAP_POOL");

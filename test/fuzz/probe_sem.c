@@ -126,12 +126,12 @@ void s_answers(struct tctx *t)
 	ap.sub_pids_cap = 4;
 	if (pcall(t, IOC_ADD_PUBLISHER, &ap, ES(0) | ES(EDQUOT), "ADD_PUBLISHER"))
 		return p_cleanup(t);
-	p_keep_pub(t, ap.publisher_id);
+	p_keep_pub(t, ap.publisher_id, ap.fd);
 	REQUIRE(t, ap.nr_sub_pids == 1 && pids[0] == getpid(),
 		"ADD_PUBLISHER with our two subscribers: %u pids, first %d", ap.nr_sub_pids,
 		pids[0]);
 	if (pcall(t, IOC_ADD_PUBLISHER, &ap, ES(0) | ES(EDQUOT), "ADD_PUBLISHER") == 0)
-		p_keep_pub(t, ap.publisher_id);
+		p_keep_pub(t, ap.publisher_id, ap.fd);
 	memset(&as, 0, sizeof(as));
 	memcpy(as.topic, topic, sizeof(as.topic));
 	as.qos.depth = 1;
@@ -166,8 +166,10 @@ void s_held_pin(struct tctx *t)
 		return p_cleanup(t);
 	pcall(t, IOC_REMOVE_PUBLISHER, &rm, ES(0), "removing our publisher");
 	for (i = 0; i < MAXPUB; i++)
-		if (t->p->pubs[i].id == rm.id)
+		if (t->p->pubs[i].live && t->p->pubs[i].id == rm.id) {
+			close(t->p->pubs[i].fd);
 			t->p->pubs[i].live = 0;
+		}
 	memset(&rc, 0, sizeof(rc));
 	rc.addrs = (uintptr_t)recl_buf(t);
 	rc.addrs_cap = 8;

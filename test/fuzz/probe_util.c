@@ -77,12 +77,14 @@ static struct subrec *free_sub(struct pctx *p)
 	return NULL;
 }
 
-void p_keep_pub(struct tctx *t, uint32_t id)
+void p_keep_pub(struct tctx *t, uint32_t id, int fd)
 {
 	struct pubrec *pr = free_pub(t->p);
 
 	if (pr)
-		*pr = (struct pubrec){ .live = 1, .id = id };
+		*pr = (struct pubrec){ .live = 1, .id = id, .fd = fd };
+	else
+		close(fd);	/* the publisher goes with it */
 }
 
 uint32_t p_add_pub(struct tctx *t, const char *topic, uint32_t depth, uint32_t flags)
@@ -102,6 +104,7 @@ uint32_t p_add_pub(struct tctx *t, const char *topic, uint32_t depth, uint32_t f
 	memset(pr, 0, sizeof(*pr));
 	pr->live = 1;
 	pr->id = a.publisher_id;
+	pr->fd = a.fd;
 	pr->qos = a.qos;
 	pr->ns = t->ns;
 	memcpy(pr->topic, topic, sizeof(pr->topic));
@@ -203,6 +206,7 @@ void p_cleanup(struct tctx *t)
 			continue;
 		a.id = p->pubs[i].id;
 		fz_simple(t, IOC_REMOVE_PUBLISHER, &a, ES(0), "removing our publisher");
+		close(p->pubs[i].fd);
 		p->pubs[i].live = 0;
 	}
 	for (i = 0; i < MAXSUB; i++) {

@@ -33,6 +33,8 @@
 struct pubrec {
 	int live;
 	uint32_t id;
+	int fd;			/* the publisher's descriptor; -1 once closed */
+	int exposed;		/* other threads may close its fd */
 	int owner;		/* thread index that added it */
 	uint64_t ns;		/* IPC namespace it lives in */
 	struct agnocast_qos qos;

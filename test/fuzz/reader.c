@@ -132,7 +132,8 @@ static void check_endpoints(struct tctx *t, const struct agnocast_endpoint_info 
 	for (i = 0; i < n; i++) {
 		OBSERVE(t, e[i].id && e[i].pid > 0 && e[i].qos.depth >= 1 &&
 			e[i].qos.depth <= AGNOCAST_DEPTH_MAX &&
-			!(e[i].qos.flags & ~AGNOCAST_QOS_FLAGS) && !e[i].reserved &&
+			!(e[i].qos.flags & ~(sub ? AGNOCAST_QOS_SUB_FLAGS : AGNOCAST_QOS_PUB_FLAGS)) &&
+			!e[i].reserved &&
 			e[i].count <= (sub ? AGNOCAST_HOLD_MAX : e[i].qos.depth),
 			"TOPIC_INFO %s %u: id %u pid %d depth %u flags 0x%x count %u reserved %u",
 			sub ? "subscriber" : "publisher", i, e[i].id, e[i].pid,

@@ -37,7 +37,8 @@
 	X(enxio) X(map_own) X(map_full) X(sub_hup_own) X(unpriv_join)     \
 	X(publish_erange) X(stale_mapping) X(killed_in_join)              \
 	X(parent_kill) X(param_phase) X(inject_phase) X(efault_injected)      \
-	X(topic_full) X(emfile)
+	X(topic_full) X(emfile) X(pub_hup_own) X(reliable_full)          \
+	X(release_list) X(endpoint_state) X(epollpri) X(close_exposed_pub)
 
 #define WIN_ENUM(n) W_##n,
 enum win { WINDOWS(WIN_ENUM) NWIN };

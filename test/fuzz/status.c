@@ -34,7 +34,7 @@ static const struct fmt fmts[] = {
 	{ "topic", 0, 2, { "publishers", "subscribers", "entries", "last-seq" } },
 	{ "publisher", 1, 1, { "id", "pid", "depth", "transient-local", "retained" } },
 	{ "subscriber", 1, 1, { "id", "pid", "depth", "transient-local", "held",
-				"pending" } },
+				"pending", "reliable", "queued" } },
 	{ "entry", 1, 1, { "seq", "publisher", "pid", "addr", "len", "refs",
 			   "retained" } },
 	{ "more-entries", 1, 1, { "count" } },
@@ -94,8 +94,9 @@ static const char *bounds(const struct fmt *f, char **w)
 	if (!strcmp(k, "publisher") && val(f, w, "retained") > d)
 		return "retained above depth";
 	if (!strcmp(k, "subscriber") &&
-	    (val(f, w, "held") > AGNOCAST_HOLD_MAX || val(f, w, "pending") > 1))
-		return "held or pending";
+	    (val(f, w, "held") > AGNOCAST_HOLD_MAX || val(f, w, "pending") > 1 ||
+	     val(f, w, "reliable") > 1 || val(f, w, "queued") > d))
+		return "held, pending, reliable or queued";
 	if (!strcmp(k, "entry") &&
 	    (val(f, w, "refs") > AGNOCAST_TOPIC_SUBS_MAX || val(f, w, "retained") > 1 ||
 	     val(f, w, "addr") < AGNOCAST_POOL_BASE || val(f, w, "seq") == 0))
