@@ -148,9 +148,10 @@ static int rr_call(struct tctx *t, uint32_t sub, const uint64_t *rel, uint32_t n
 	struct call c = { .ioc = IOC_RECEIVE, .shadow = &a, .valid = 1, .mode = mode,
 			  .expect = want, .rule = rule };
 
-	memcpy(list, rel, nr * sizeof(*rel));
-	if (!rel)
-		a.release = 0;
+	if (rel)
+		memcpy(list, rel, nr * sizeof(*rel));
+	else
+		a.release = 0;	/* unreadable */
 	return fz_call(t, &c);
 }
 

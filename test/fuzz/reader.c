@@ -111,7 +111,7 @@ static int own_topic(struct tctx *t, char *topic, uint32_t *pub, uint32_t *sub)
 	struct subrec *sr = sub_pick_own(t);
 
 	*pub = *sub = 0;
-	if (pr && pr->ns == t->ns) {
+	if (pr && pr->ns == t->ns && !pr->exposed) {	/* a sibling may close it */
 		memcpy(topic, pr->topic, AGNOCAST_TOPIC_NAME_MAX);
 		*pub = pr->id;
 		return 1;
