@@ -208,7 +208,8 @@ void s_topic_full(struct tctx *t)
 	memcpy(a.topic, topic, sizeof(a.topic));
 	a.qos.depth = 1;
 	if (!pub || pcall(t, IOC_ADD_SUBSCRIBER, &a, ES(ENOSPC) | ES(EDQUOT),
-			  "ADD_SUBSCRIBER on a topic with AGNOCAST_TOPIC_SUBS_MAX subscribers") ||
+			  "ADD_SUBSCRIBER on a topic with AGNOCAST_TOPIC_SUBS_MAX subscribers")
+		    != ENOSPC ||
 	    p_publish(t, pub, p_scratch(t, 0), NULL, 0, &seq, NULL))
 		return p_cleanup(t);
 	for (i = 0; i < n; i++)
