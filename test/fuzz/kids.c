@@ -526,6 +526,7 @@ static void helper_pctx(struct pctx *p, const struct helper_args *h)
 	p->sid = h->sid;
 	p->dev = p->dev2 = h->dev;
 	p->pool.shm_fd = -1;
+	p->memfd = -1;
 	p->outst = calloc(OUTST_SZ, sizeof(*p->outst));
 	p->reg = reg_claim(getpid(), getuid());
 	p->nthreads = 1;

@@ -73,6 +73,7 @@ struct pctx {
 	enum kind kind;
 	uint64_t sid;
 	int dev, dev2;		/* two opens of /dev/agnocast */
+	int memfd;		/* /proc/self/mem, opened when first needed */
 	int joined;		/* fixed before any second thread runs */
 	int attached;		/* ATTACH_POOL done (joined the full way) */
 	struct fz_pool pool;
