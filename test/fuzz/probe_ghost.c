@@ -53,9 +53,12 @@ static void *sweeper(void *arg)
 	struct ghost *g = arg;
 	struct tctx t;
 
+	int n = 0;
+
 	if (tctx_init(&t, g->p, 1, g->sid))
 		return NULL;
-	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
+	/* Bounded: on a slow kernel the adds take long, the sweeps add up. */
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE) && n++ < 200)
 		sweep(&t, g);
 	tctx_fini(&t);
 	return NULL;
