@@ -185,13 +185,58 @@ static bool agnocast_cap_ok(u32 cap)
 }
 
 /*
- * Room for what the caller asked, but no more than exists: nr read without
- * the lock only sizes the buffer (filling stops at its end).
+ * An output array: the answer fills min(total, cap) items and reports the
+ * total, so the buffer must hold every item there is up to cap. It is
+ * sized by the count read without the lock, and filled under the lock; if
+ * more items appeared meanwhile the fill reports it (agnocast_out_short)
+ * and the caller tries again. After a few tries (others keep adding) the
+ * buffer is allocated under the lock, sized by what exists there: bounded
+ * by the module's parameters, not by what the caller asks.
  */
-static void *agnocast_out_array(u32 cap, unsigned int nr, size_t size, u32 *len)
+struct agnocast_out {
+	void *buf;
+	size_t size;		/* of an item */
+	u32 cap;		/* the caller's */
+	u32 len;		/* items buf holds */
+	unsigned int tries;
+};
+
+#define AGNOCAST_OUT_TRIES	3
+
+/* A fresh buffer for nr items, at most cap. */
+static int agnocast_out_alloc(struct agnocast_out *o, unsigned int nr)
 {
-	*len = min_t(u32, cap, READ_ONCE(nr));
-	return kvcalloc(*len ?: 1, size, GFP_KERNEL_ACCOUNT);
+	kvfree(o->buf);
+	o->len = min_t(u32, o->cap, nr);
+	o->buf = kvcalloc(o->len ?: 1, o->size, GFP_KERNEL_ACCOUNT);
+	return o->buf ? 0 : -ENOMEM;
+}
+
+/*
+ * Lock and have a buffer for nr items (*nr read under the lock on the last
+ * try). Returns with agnocast_lock held, or an errno without it.
+ */
+static int agnocast_out_lock(struct agnocast_out *o, const unsigned int *nr)
+{
+	int err;
+
+	if (++o->tries < AGNOCAST_OUT_TRIES) {
+		err = agnocast_out_alloc(o, READ_ONCE(*nr));
+		if (!err)
+			mutex_lock(&agnocast_lock);
+		return err;
+	}
+	mutex_lock(&agnocast_lock);
+	err = agnocast_out_alloc(o, *nr);
+	if (err)
+		mutex_unlock(&agnocast_lock);
+	return err;
+}
+
+/* Did the fill find more items than the buffer holds, below cap? */
+static bool agnocast_out_short(const struct agnocast_out *o, u32 total)
+{
+	return total > o->len && o->len < o->cap;
 }
 
 long agnocast_list_topics(void __user *arg)
@@ -199,35 +244,40 @@ long agnocast_list_topics(void __user *arg)
 	const struct ipc_namespace *ns = agnocast_current_ipc_ns();
 	struct agnocast_list_topics_args __user *uargs = arg;
 	struct agnocast_list_topics_args args;
+	struct agnocast_out o = { .size = sizeof(struct agnocast_topic_name) };
 	struct agnocast_topic_name *names;
 	struct agnocast_topic *topic;
 	unsigned int bkt;
-	u32 len, total = 0;
-	long err = 0;
+	u32 total;
+	long err;
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
 	if (!agnocast_cap_ok(args.topics_cap))
 		return -EINVAL;
-	names = agnocast_out_array(args.topics_cap, agnocast_nr_topics,
-				   sizeof(*names), &len);
-	if (!names)
-		return -ENOMEM;
-	mutex_lock(&agnocast_lock);
-	hash_for_each(agnocast_topics, bkt, topic, node) {
-		if (topic->ns != ns)
-			continue;
-		if (total < len)
-			strscpy(names[total].name, topic->name,
-				sizeof(names[total].name));
-		total++;
-	}
-	mutex_unlock(&agnocast_lock);
-	if (copy_to_user(u64_to_user_ptr(args.topics), names,
-			 min(total, len) * sizeof(*names)) ||
+	o.cap = args.topics_cap;
+	do {
+		err = agnocast_out_lock(&o, &agnocast_nr_topics);
+		if (err)
+			goto out;
+		names = o.buf;
+		total = 0;
+		hash_for_each(agnocast_topics, bkt, topic, node) {
+			if (topic->ns != ns)
+				continue;
+			if (total < o.len)
+				strscpy(names[total].name, topic->name,
+					sizeof(names[total].name));
+			total++;
+		}
+		mutex_unlock(&agnocast_lock);
+	} while (agnocast_out_short(&o, total));
+	if (copy_to_user(u64_to_user_ptr(args.topics), o.buf,
+			 min(total, o.len) * o.size) ||
 	    put_user(total, &uargs->nr_topics))
 		err = -EFAULT;
-	kvfree(names);
+out:
+	kvfree(o.buf);
 	return err;
 }
 
@@ -323,32 +373,39 @@ long agnocast_list_processes(void __user *arg)
 {
 	struct agnocast_list_processes_args __user *uargs = arg;
 	struct agnocast_list_processes_args args;
+	struct agnocast_out o = { .size = sizeof(struct agnocast_process_info) };
 	struct agnocast_process_info *infos;
 	struct agnocast_proc *proc;
-	u32 len, total = 0;
-	long err = 0;
+	u32 total;
+	long err;
 
 	if (copy_from_user(&args, arg, sizeof(args)))
 		return -EFAULT;
 	if (!agnocast_cap_ok(args.procs_cap))
 		return -EINVAL;
-	infos = agnocast_out_array(args.procs_cap, agnocast_nr_procs,
-				   sizeof(*infos), &len);
-	if (!infos)
-		return -ENOMEM;
-	mutex_lock(&agnocast_lock);
-	list_for_each_entry(proc, &agnocast_procs, addr_node) {
-		if (!pid_vnr(proc->tgid) || proc->state == AGNOCAST_RESERVING)
-			continue;
-		if (total < len)
-			agnocast_process_info(proc, &infos[total]);
-		total++;
-	}
-	mutex_unlock(&agnocast_lock);
-	if (copy_to_user(u64_to_user_ptr(args.procs), infos,
-			 min(total, len) * sizeof(*infos)) ||
+	o.cap = args.procs_cap;
+	do {
+		/* agnocast_nr_procs counts every one the walk may list. */
+		err = agnocast_out_lock(&o, &agnocast_nr_procs);
+		if (err)
+			goto out;
+		infos = o.buf;
+		total = 0;
+		list_for_each_entry(proc, &agnocast_procs, addr_node) {
+			if (!pid_vnr(proc->tgid) ||
+			    proc->state == AGNOCAST_RESERVING)
+				continue;
+			if (total < o.len)
+				agnocast_process_info(proc, &infos[total]);
+			total++;
+		}
+		mutex_unlock(&agnocast_lock);
+	} while (agnocast_out_short(&o, total));
+	if (copy_to_user(u64_to_user_ptr(args.procs), o.buf,
+			 min(total, o.len) * o.size) ||
 	    put_user(total, &uargs->nr_procs))
 		err = -EFAULT;
-	kvfree(infos);
+out:
+	kvfree(o.buf);
 	return err;
 }
