@@ -15,6 +15,7 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_REGION_EXISTS'
   | 'AGNOCAST_REGION_NOT_FOUND'
   | 'AGNOCAST_INSTALL_FAILED'
+  | 'AGNOCAST_ADDON'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {
@@ -40,6 +41,21 @@ export class ModuleNotLoadedError extends AgnocastError {
       'agnocast.ko is not loaded (/dev/agnocast does not exist): load it with ' +
       '`sudo insmod kmod/agnocast.ko` (build it with `make -C kmod`; see README, ' +
       '"Loading the module on a real host")', cause);
+  }
+}
+
+/**
+ * The native addon cannot be used: not built, built for another Node, or
+ * not loadable. `fix` is the command that builds it for the running Node.
+ */
+export class AddonError extends AgnocastError {
+  readonly problem: string;
+  readonly fix: string;
+
+  constructor(problem: string, fix: string) {
+    super('AGNOCAST_ADDON', `${problem}; ${fix}`);
+    this.problem = problem;
+    this.fix = fix;
   }
 }
 
