@@ -39,8 +39,8 @@ export class ModuleNotLoadedError extends AgnocastError {
   constructor(cause?: SystemError) {
     super('AGNOCAST_MODULE_NOT_LOADED',
       'agnocast.ko is not loaded (/dev/agnocast does not exist): load it with ' +
-      '`sudo insmod kmod/agnocast.ko` (build it with `make -C kmod`; see README, ' +
-      '"Loading the module on a real host")', cause);
+      '`sudo npx agnocast module install` (from a checkout: `make -C kmod && sudo insmod ' +
+      'kmod/agnocast.ko`); `npx agnocast doctor` checks the rest (see README, "Installing it in a project")', cause);
   }
 }
 
