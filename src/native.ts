@@ -217,7 +217,7 @@ export function addonPath(root = PACKAGE_ROOT): string {
  */
 export function rebuildCommand(root = PACKAGE_ROOT): string {
   const dirs = root.split(sep);
-  if (dirs.includes('.pnpm')) return 'pnpm rebuild agnocast';
+  if (dirs.includes('.pnpm')) return 'pnpm approve-builds (select agnocast), then pnpm rebuild agnocast';
   if (dirs.includes('node_modules')) return 'npm rebuild agnocast';
   return `npm run build (in ${root.replace(/\/$/, '')})`;
 }

@@ -20,7 +20,7 @@ describe('the rebuild command, for where the package is', () => {
   });
   it('installed by pnpm', () => {
     expect(rebuildCommand('/srv/app/node_modules/.pnpm/agnocast@0.1.0/node_modules/agnocast/'))
-      .toBe('pnpm rebuild agnocast');
+      .toBe('pnpm approve-builds (select agnocast), then pnpm rebuild agnocast');
   });
   it('a checkout of agnocast', () => {
     expect(rebuildCommand('/home/me/agnocast/')).toBe('npm run build (in /home/me/agnocast)');
