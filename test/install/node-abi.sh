@@ -27,10 +27,10 @@ for run in "$@"; do
 		addon=$addons/node$bm.node
 		if [ "$bm" = "$rm" ]; then
 			check "Node $rm loads the addon built for Node $bm" load "$run" "$addon"
-			out_has "its functions are there" '^loaded: [1-9][0-9]* functions'
+			out_has "Node $rm: the addon's functions are there" '^loaded: [1-9][0-9]* functions'
 		else
 			exits "Node $rm refuses the addon built for Node $bm (status 1, no crash)" 1 load "$run" "$addon"
-			out_has "the AddonError names both Nodes and says to rebuild with npm rebuild agnocast" \
+			out_has "Node $rm, addon for $bm: the AddonError names both Nodes and says to rebuild with npm rebuild agnocast" \
 				"AddonError: the agnocast addon was built for Node.js $bm\\.[0-9.]+ \\(ABI [0-9]+\\) and cannot run in Node.js $rm\\.[0-9.]+ \\(ABI [0-9]+\\); rebuild it for this Node.js \\(v$rm\\.[0-9.]+\\): npm rebuild agnocast"
 		fi
 	done
