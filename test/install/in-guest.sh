@@ -24,7 +24,12 @@ cp -r dist package.json "$user_pkg/" &&
 	cp native/build/Release/agnocast.node "$user_pkg/native/build/Release/" &&
 	cp build/heaphook/libagnocast_heaphook.so "$user_pkg/build/heaphook/" &&
 	chmod -R a+rX "$user_pkg" || echo "in-guest.sh: cannot copy the CLI to $user_pkg" >&2
-ucli="node $user_pkg/dist/cli.js"
+# So may the Node that runs (npm test's lanes take it from ~/.cache).
+unode=$(command -v node)
+if ! as_nobody test -x "$unode"; then
+	cp "$unode" "$user_pkg/node" && chmod a+rx "$user_pkg/node" && unode=$user_pkg/node
+fi
+ucli="$unode $user_pkg/dist/cli.js"
 
 : >"$tap"
 rm -rf "$AGNOCAST_INSTALL_ROOT"
