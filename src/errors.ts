@@ -15,6 +15,7 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_REGION_EXISTS'
   | 'AGNOCAST_REGION_NOT_FOUND'
   | 'AGNOCAST_INSTALL_FAILED'
+  | 'AGNOCAST_ADDON'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {
@@ -38,8 +39,23 @@ export class ModuleNotLoadedError extends AgnocastError {
   constructor(cause?: SystemError) {
     super('AGNOCAST_MODULE_NOT_LOADED',
       'agnocast.ko is not loaded (/dev/agnocast does not exist): load it with ' +
-      '`sudo insmod kmod/agnocast.ko` (build it with `make -C kmod`; see README, ' +
-      '"Loading the module on a real host")', cause);
+      '`sudo npx agnocast module install` (from a checkout: `make -C kmod && sudo insmod ' +
+      'kmod/agnocast.ko`); `npx agnocast doctor` checks the rest (see README, "Installing it in a project")', cause);
+  }
+}
+
+/**
+ * The native addon cannot be used: not built, built for another Node, or
+ * not loadable. `fix` is the command that builds it for the running Node.
+ */
+export class AddonError extends AgnocastError {
+  readonly problem: string;
+  readonly fix: string;
+
+  constructor(problem: string, fix: string) {
+    super('AGNOCAST_ADDON', `${problem}; ${fix}`);
+    this.problem = problem;
+    this.fix = fix;
   }
 }
 

@@ -18,7 +18,7 @@ export { Message } from './message.js';
 export { type QoS, type Size } from './options.js';
 export {
   AgnocastError, ModuleNotLoadedError, PermissionDeniedError, PoolExhaustedError,
-  InvalidArgumentError, ClosedError, DetachedError, LimitError, type AgnocastErrorCode,
+  InvalidArgumentError, ClosedError, DetachedError, LimitError, AddonError, type AgnocastErrorCode,
 } from './errors.js';
 export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
 export { SharedRegion, RegionExistsError, RegionNotFoundError } from './region.js';

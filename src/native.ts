@@ -12,7 +12,12 @@
  * Addresses are bigints (pools live above 0x40000000000). Lengths are numbers
  * (messages are below 2^53 bytes).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join as pathJoin, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { AddonError } from './errors.js';
 
 /** A process's pool as another process sees it. */
 export interface NativePoolInfo {
@@ -197,13 +202,56 @@ export class EntryBuffer {
   }
 }
 
+/** The package's root: native/ and dist/ are under it. */
+const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Where the addon is built in the package at `root`. */
+export function addonPath(root = PACKAGE_ROOT): string {
+  return pathJoin(root, 'native', 'build', 'Release', 'agnocast.node');
+}
+
+/**
+ * The command that builds the addon, for the running Node, in the package
+ * at `root`: installed by pnpm (under node_modules/.pnpm), installed by npm
+ * or any other manager, or a checkout of agnocast itself.
+ */
+export function rebuildCommand(root = PACKAGE_ROOT): string {
+  const dirs = root.split(sep);
+  if (dirs.includes('.pnpm')) return 'pnpm approve-builds (select agnocast), then pnpm rebuild agnocast';
+  if (dirs.includes('node_modules')) return 'npm rebuild agnocast';
+  return `npm run build (in ${root.replace(/\/$/, '')})`;
+}
+
+/**
+ * Loads the addon at `path`, or throws an AddonError that says what is
+ * wrong and how to fix it with the command `rebuild`: the addon was never
+ * built (an install that skipped install scripts), it was built for
+ * another Node (the addon compares process.versions.modules with the ABI
+ * of the headers it was built with as it loads: native/src/addon.cc), or
+ * it does not load at all.
+ */
+export function loadAddon(path = addonPath(), rebuild = rebuildCommand()): NativeBinding {
+  const forNode = `for this Node.js (${process.version})`;
+  if (!existsSync(path)) {
+    throw new AddonError(`the agnocast addon is not built (${path} does not exist): the package's ` +
+      'install script did not run (installed with --ignore-scripts, or by a package manager that ' +
+      'skips install scripts) or failed', `build it ${forNode}: ${rebuild}`);
+  }
+  try {
+    return createRequire(import.meta.url)(path) as NativeBinding;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_AGNOCAST_NODE_ABI') {
+      throw new AddonError(err.message.replace(/: rebuild it with this Node: .*$/, ''), `rebuild it ${forNode}: ${rebuild}`);
+    }
+    throw new AddonError(`the agnocast addon (${path}) does not load: ${err.message}`, `rebuild it ${forNode}: ${rebuild}`);
+  }
+}
+
 let binding: NativeBinding | undefined;
 
-/** Loads the addon once; build/Release/agnocast.node under native/. */
+/** Loads the addon once (loadAddon()). */
 export function native(): NativeBinding {
-  if (!binding) {
-    const require = createRequire(import.meta.url);
-    binding = require('../native/build/Release/agnocast.node') as NativeBinding;
-  }
+  binding ??= loadAddon();
   return binding;
 }

@@ -192,12 +192,7 @@ let current: AgnocastNode | undefined;
  */
 export function join(options: JoinOptions = {}): AgnocastNode {
   if (current && !current.closed) return current;
-  let binding: NativeBinding;
-  try {
-    binding = loadNative();
-  } catch (e) {
-    throw translate(e, 'loading the agnocast addon (run `npm run build:native`)');
-  }
-  current = new AgnocastNode(binding, options);
+  // An AddonError names the command that builds the addon.
+  current = new AgnocastNode(loadNative(), options);
   return current;
 }

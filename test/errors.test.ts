@@ -14,7 +14,7 @@ describe('errors say what happened and what to do', () => {
     const e = translate(sysErr('ENOENT', 'open /dev/agnocast'), 'joining');
     expect(e).toBeInstanceOf(ModuleNotLoadedError);
     expect(e.code).toBe('AGNOCAST_MODULE_NOT_LOADED');
-    expect(e.message).toMatch(/agnocast\.ko is not loaded.*insmod/);
+    expect(e.message).toMatch(/agnocast\.ko is not loaded.*sudo npx agnocast module install/);
   });
 
   it.each([

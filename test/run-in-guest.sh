@@ -11,6 +11,9 @@
 #   fuzz      the sequence fuzzer, when build/test/fuzz/agnocast-fuzz
 #             exists, for AGNOCAST_FUZZ_SECONDS (default 60)      fuzz.tap
 #   ts        the TypeScript library suite (vitest)               ts.json
+#   pack      the installed npm package's TypeScript publisher and
+#             subscriber (test/install/pack-in-guest.sh, on the
+#             project test/install/pack.sh left in build/pack/app) pack.tap
 #   heaphook  the heaphook suite, when test/heaphook has one      heaphook.tap
 # AGNOCAST_GUEST_SUITES (space-separated) runs only those named; default all.
 # A missing file counts as a failed suite (scripts/summary.mjs). Test
@@ -23,7 +26,7 @@ case $kernel in
 *) echo "usage: test/run-in-guest.sh 6.1|6.12|rt|debug" >&2; exit 2 ;;
 esac
 out=$AGNOCAST_GUEST_OUT
-suites=" ${AGNOCAST_GUEST_SUITES:-install kmod libagnocast fuzz ts heaphook} "
+suites=" ${AGNOCAST_GUEST_SUITES:-install kmod libagnocast fuzz ts pack heaphook} "
 wants() { [[ $suites == *" $1 "* ]]; }
 ko=build/kmod/$kernel/agnocast.ko
 fuzzer=build/test/fuzz/agnocast-fuzz
@@ -36,9 +39,9 @@ if wants install; then
 	test/install/in-guest.sh "$out/install.tap"
 fi
 
-echo "guest: $(uname -r), loading $ko"
+echo "guest: $(uname -r), Node $(node --version 2>&1) ($(command -v node)), loading $ko"
 if ! reload; then
-	for suite in kmod libagnocast fuzz heaphook; do
+	for suite in kmod libagnocast fuzz pack heaphook; do
 		wants "$suite" && printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
 	done
 	exit 0
@@ -83,6 +86,12 @@ if wants ts; then
 	echo "guest: TypeScript library suite"
 	node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
 		--reporter=default --reporter=json --outputFile.json="$out/ts.json"
+	reload
+fi
+
+if wants pack; then
+	echo "guest: the installed package's publisher and subscriber"
+	test/install/pack-in-guest.sh "$out/pack.tap" build/pack/app
 	reload
 fi
 

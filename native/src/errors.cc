@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Errors with errno properties (the library's, or the addon's own), argument checks. */
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "addon.h"
@@ -33,7 +34,11 @@ std::string ErrnoName(int err)
 		if (n.err == err)
 			return n.name;
 #endif
-	return "E" + std::to_string(err);
+	/* Formatted in place: GCC 12 with Node 24's flags (-O3, C++20) sees a
+	 * false overlap (-Wrestrict) in "E" + std::to_string(err)'s insert. */
+	char unknown[16];
+	snprintf(unknown, sizeof(unknown), "E%d", err);
+	return unknown;
 }
 
 void ThrowErrno(Napi::Env env, int err, const char *syscall, const std::string &detail)

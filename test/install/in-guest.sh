@@ -11,32 +11,8 @@ set -u
 tap=$1
 cli="node dist/cli.js"
 export AGNOCAST_INSTALL_ROOT=/tmp/install-root
-n=0
-failed=0
 log=$(mktemp)
-
-ok() { n=$((n + 1)); echo "ok $n - $1" >>"$tap"; }
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1" >>"$tap"
-	sed 's/^/# /' "$log" | tail -n 20 >>"$tap"
-}
-# check NAME COMMAND...: the command succeeds (its output in $log).
-check() {
-	local name=$1
-	shift
-	if "$@" >"$log" 2>&1; then ok "$name"; else not_ok "$name"; fi
-}
-# out_has NAME PATTERN: the last command's output matches.
-out_has() { if grep -qE -- "$2" "$log"; then ok "$1"; else not_ok "$1 (no /$2/ in the output)"; fi; }
-# exits NAME CODE COMMAND...: the command exits with CODE.
-exits() {
-	local name=$1 want=$2 rc=0
-	shift 2
-	"$@" >"$log" 2>&1 || rc=$?
-	if [ "$rc" = "$want" ]; then ok "$name"; else echo "exit status $rc, expected $want" >>"$log"; not_ok "$name"; fi
-}
+. "$(dirname "$0")/tap.sh"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
 # The checkout may be where other users cannot read it (a clone under
 # /root): the commands run as another user use a copy, readable by all, of
@@ -48,7 +24,12 @@ cp -r dist package.json "$user_pkg/" &&
 	cp native/build/Release/agnocast.node "$user_pkg/native/build/Release/" &&
 	cp build/heaphook/libagnocast_heaphook.so "$user_pkg/build/heaphook/" &&
 	chmod -R a+rX "$user_pkg" || echo "in-guest.sh: cannot copy the CLI to $user_pkg" >&2
-ucli="node $user_pkg/dist/cli.js"
+# So may the Node that runs (npm test's lanes take it from ~/.cache).
+unode=$(command -v node)
+if ! as_nobody test -x "$unode"; then
+	cp "$unode" "$user_pkg/node" && chmod a+rx "$user_pkg/node" && unode=$user_pkg/node
+fi
+ucli="$unode $user_pkg/dist/cli.js"
 
 : >"$tap"
 rm -rf "$AGNOCAST_INSTALL_ROOT"
