@@ -177,6 +177,11 @@ export class Bridge extends EventEmitter<BridgeEvents> {
 
 /** Connects to NATS and starts bridging. BridgeConnectError if no server answers. */
 export async function bridge(node: AgnocastNode, options: BridgeOptions): Promise<Bridge> {
+  return bridgeOver((opts) => new NodeLocalSide(node, opts.pollMs), options);
+}
+
+/** @internal bridge() over any LocalSide (the host tests use an in-memory one). */
+export async function bridgeOver(makeLocal: (opts: ResolvedOptions) => LocalSide, options: BridgeOptions): Promise<Bridge> {
   const opts = resolveOptions(options);
   const { credsFile, ...nats } = opts.nats;
   const co: NodeConnectionOptions = {
@@ -204,8 +209,7 @@ export async function bridge(node: AgnocastNode, options: BridgeOptions): Promis
     throw new BridgeConnectError(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(e as Error).message}; ` +
       'is a nats-server running there (apt-get install nats-server), and are the credentials and TLS options right?', e);
   }
-  const local = new NodeLocalSide(node, opts.pollMs);
-  return new Bridge(nc, local, opts, nuid.next());
+  return new Bridge(nc, makeLocal(opts), opts, nuid.next());
 }
 
 
