@@ -3,17 +3,17 @@
  * agnocast heaphook: a process's heap in its own shared pool.
  *
  * Loaded with LD_PRELOAD=libagnocast_heaphook.so, the library joins agnocast
- * before main (or on the first allocation, whichever comes first): it asks
- * the module for an address range (AGNOCAST_ADD_PROCESS_CMD), creates the
- * POSIX shared memory "/agnocast@<pid>" with mode 0444 (only this process
- * ever holds a writable descriptor), sizes it, maps it MAP_SHARED at exactly
- * the assigned address for the whole reserved length and hands it to the
- * module (AGNOCAST_ATTACH_POOL_CMD). From then on malloc, free, calloc,
- * realloc, reallocarray, posix_memalign, aligned_alloc, memalign, valloc,
- * pvalloc and malloc_usable_size are served from the pool, so anything the
- * process builds (strings, vectors, trees of pointers) can be published as
- * is: a subscriber maps the pool read-only at the same address and follows
- * the same pointers.
+ * before main (or on the first allocation, whichever comes first) through
+ * libagnocast, which it contains (libagnocast/libagnocast.h: the pool
+ * "/agnocast@<pid>", mode 0444, mapped MAP_SHARED at the address the module
+ * assigned and attached). Being the first copy of libagnocast in the
+ * process, it is the one every other copy forwards to (the Node addon's, a
+ * program's), and it exports libagnocast's functions too. From then on
+ * malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size are
+ * served from the pool, so anything the process builds (strings, vectors,
+ * trees of pointers) can be published as is: a subscriber maps the pool
+ * read-only at the same address and follows the same pointers.
  *
  * Environment
  *   AGNOCAST_MEMPOOL_SIZE        initial pool size: bytes, or with a K, M or

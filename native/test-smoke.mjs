@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Smoke test of the native addon (native/build/Release/agnocast.node).
- *   node native/test-smoke.mjs     on the host: load, errors, mqueue, watch
+ * Smoke test of the native addon (native/build/Release/agnocast.node), the
+ * thin layer over libagnocast.
+ *   node native/test-smoke.mjs     on the host: load, errors, watch
  *                                  with /dev/agnocast (guest): all of that
  *                                  plus join, loan, publish, receive, view,
  *                                  release, reclaim, take, mapPool, two
- *                                  processes (child_process.fork + IPC).
+ *                                  processes (child_process.fork + IPC)
+ *                                  finding each other by discovery.
  * Run with --expose-gc to also check that a collected loan goes back to
  * the pool. Prints TAP-ish lines; exit status = number of failures.
  */
 import assert from 'node:assert/strict';
-import { fork, spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as pathJoin } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -73,6 +77,26 @@ function pattern(len, seed) {
   return a;
 }
 
+/* A FIFO opened read-write and non-blocking: a descriptor to watch; write() makes it readable. */
+function fifo() {
+  const dir = mkdtempSync(pathJoin(tmpdir(), 'agnocast-smoke-'));
+  const path = pathJoin(dir, 'fifo');
+  execFileSync('mkfifo', [path]);
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  rmSync(dir, { recursive: true });
+  return fd;
+}
+
+/* fifo() again, as source for the processes and workers the tests start. */
+const FIFO_SRC = `const fs = require('node:fs');
+  function fifo() {
+    const dir = fs.mkdtempSync(require('node:os').tmpdir() + '/agnocast-smoke-');
+    require('node:child_process').execFileSync('mkfifo', [dir + '/fifo']);
+    const fd = fs.openSync(dir + '/fifo', fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    fs.rmSync(dir, { recursive: true });
+    return fd;
+  }`;
+
 /* Resolves with the events of the first wake-up of fd. */
 function once(b, fd) {
   return new Promise((resolve) => {
@@ -92,16 +116,14 @@ if (process.argv[2] === 'child') {
     try {
       if (m.op === 'publish') {
         const info = b.join(4 * MiB, 64 * MiB);
+        // The library tells the subscriber process (discovery).
         pub = b.addPublisher(m.topic, 1, false);
-        // Tell the subscriber process (discovery, as the design says).
-        for (const pid of pub.subscriberPids)
-          b.mqSend(`/new_publisher@${pid}`, new TextEncoder().encode(String(process.pid)));
         const loan = b.loan(MiB);
         new Uint8Array(loan).set(pattern(MiB, process.pid));
         const addr = b.addressOf(loan);
         const seq = b.publish(pub.id, loan, MiB);
         send({ op: 'published', addr: String(addr), seq: String(seq),
-               subscriberPids: pub.subscriberPids, heaphook: info.heaphook, pool: String(info.addr) });
+               heaphook: info.heaphook, pool: String(info.addr) });
       } else if (m.op === 'publish2') {
         // Pushes the first out of the history (depth 1); the subscriber
         // holds it, so it is reclaimable only once released.
@@ -132,11 +154,10 @@ async function main() {
   let b;
   await test('addon loads with every function of NativeBinding', () => {
     b = require(addonPath);
-    for (const f of ['version', 'join', 'addPublisher', 'addSubscriber', 'removePublisher',
+    for (const f of ['version', 'join', 'leave', 'addPublisher', 'addSubscriber', 'removePublisher',
       'removeSubscriber', 'loan', 'free', 'publish', 'reclaim', 'receive', 'take', 'view',
-      'release', 'mapPool', 'unmapPool', 'watch', 'unwatch', 'refWatch', 'mqCreate', 'mqSend',
-      'mqReceiveAll', 'closeFd', 'mqUnlink', 'listTopics', 'topicInfo', 'listProcesses',
-      'addressOf', 'pidfdOpen', 'pidfdExited'])
+      'release', 'mapPool', 'unmapPool', 'mappedPools', 'eventsFd', 'handleEvents', 'watch',
+      'unwatch', 'refWatch', 'listTopics', 'topicInfo', 'listProcesses', 'addressOf'])
       assert.equal(typeof b[f], 'function', f);
   });
 
@@ -145,6 +166,7 @@ async function main() {
       const e = throwsErrno(() => b.version(), 'ENOENT', 'open /dev/agnocast');
       assert.equal(e.errno, 2);
       assert.match(e.message, /^open \/dev\/agnocast: No such file or directory/);
+      assert.match(e.message, /not loaded/, 'the library says what to do');
     });
     await test('join() and listTopics() without the module: ENOENT', () => {
       throwsErrno(() => b.join(MiB, 0), 'ENOENT', 'open /dev/agnocast');
@@ -152,9 +174,10 @@ async function main() {
     });
   }
 
-  await test('loan/reclaim before join(): ESRCH', () => {
-    throwsErrno(() => b.loan(16), 'ESRCH', 'loan');
-    throwsErrno(() => b.reclaim(), 'ESRCH', 'reclaim');
+  await test('loan/reclaim/eventsFd before join(): ESRCH', () => {
+    throwsErrno(() => b.loan(16), 'ESRCH', 'agnocast_alloc');
+    throwsErrno(() => b.reclaim(), 'ESRCH', 'agnocast_reclaim');
+    throwsErrno(() => b.eventsFd(), 'ESRCH', 'agnocast_events_fd');
   });
 
   await test('view() of memory that is not a pool: EFAULT', () => {
@@ -176,107 +199,44 @@ async function main() {
     assert.equal(b.addressOf(new Uint8Array(ab, 16)), a + 16n);
   });
 
-  const q = `/agnocast-smoke@${process.pid}`;
-  await test('pidfd: open, not exited while alive, exited after exit, watch fires; gone pid: -1', async () => {
-    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
-    await new Promise((r) => child.once('spawn', r));
-    const reaped = new Promise((r) => child.once('exit', r));
-    const fd = b.pidfdOpen(child.pid);
-    assert.ok(fd >= 0);
-    assert.equal(b.pidfdExited(fd), false);
-    const fired = new Promise((r) => b.watch(fd, r, true));
-    child.kill('SIGKILL');
-    await fired;
-    assert.equal(b.pidfdExited(fd), true);
-    b.closeFd(fd);
-    await reaped;
-    assert.equal(b.pidfdOpen(child.pid), -1, 'reaped: ESRCH gives -1');
-    throwsErrno(() => b.pidfdExited(fd), 'EBADF', 'poll');
-  });
-
-  await test('mq round trip: create, send, receiveAll, full, unlink', () => {
-    const fd = b.mqCreate(q, 10, 64);
-    assert.ok(fd >= 0);
-    if (existsSync('/dev/mqueue' + q))
-      assert.equal(statSync('/dev/mqueue' + q).mode & 0o777, 0o622);
-    assert.equal(b.mqSend(q, new TextEncoder().encode('hello')), true);
-    assert.equal(b.mqSend(q, new Uint8Array([1, 2, 3])), true);
-    const got = b.mqReceiveAll(fd);
-    assert.equal(got.length, 2);
-    assert.ok(got[0] instanceof Uint8Array);
-    assert.equal(new TextDecoder().decode(got[0]), 'hello');
-    assert.deepEqual([...got[1]], [1, 2, 3]);
-    assert.deepEqual(b.mqReceiveAll(fd), []);
-    for (let i = 0; i < 10; i++) assert.equal(b.mqSend(q, new Uint8Array([i])), true);
-    assert.equal(b.mqSend(q, new Uint8Array([99])), false, 'full queue: false');
-    assert.equal(b.mqReceiveAll(fd).length, 10);
-    throwsErrno(() => b.mqSend(q, new Uint8Array(65)), 'EMSGSIZE', 'mq_send');
-    b.closeFd(fd);
-    b.mqUnlink(q);
-    assert.equal(b.mqSend(q, new Uint8Array([1])), false, 'gone queue: false');
-    throwsErrno(() => b.mqUnlink(q), 'ENOENT', 'mq_unlink');
-    // Above HARD_MSGMAX even for root (fs.mqueue.msg_max binds non-root at 10).
-    throwsErrno(() => b.mqCreate(q, 70000, 64), 'EINVAL', 'mq_open');
-  });
-
-  await test('mq queue mode is 0622 despite umask (fstat of /proc/self/fd)', () => {
-    const fd = b.mqCreate(q, 4, 16);
+  await test('watch() fires for a readable fd, again for the next write; one handle per fd', async () => {
+    const fd = fifo();
     try {
-      assert.equal(statSync(`/proc/self/fd/${fd}`).mode & 0o777, 0o622);
-    } finally {
-      b.closeFd(fd);
-      b.mqUnlink(q);
-    }
-  });
-
-  await test('watch() fires for an mq fd after mqSend (event-driven)', async () => {
-    const fd = b.mqCreate(q, 4, 16);
-    try {
-      assert.deepEqual(b.mqReceiveAll(fd), []);
       const fired = once(b, fd);
-      b.mqSend(q, new Uint8Array([42]));
+      writeSync(fd, Buffer.from([42]));
       const events = await fired;
       assert.equal(events & 1, 1, 'UV_READABLE');
-      assert.deepEqual(b.mqReceiveAll(fd).map((m) => [...m]), [[42]]);
-      // Fires again for the next message, and unwatch is idempotent.
-      const again = once(b, fd);
-      b.mqSend(q, new Uint8Array([43]));
-      await again;
-      assert.equal(b.mqReceiveAll(fd).length, 1);
-      b.unwatch(123456);
+      b.unwatch(123456);	// unknown handles are ignored
       // libuv: one poll handle per descriptor and loop.
       const h = b.watch(fd, () => {}, false);
       throwsErrno(() => b.watch(fd, () => {}, false), 'EEXIST', 'uv_poll_init');
       b.unwatch(h);
+      throwsErrno(() => b.watch(-1, () => {}, false), 'EBADF', 'uv_poll_init');
     } finally {
-      b.closeFd(fd);
-      b.mqUnlink(q);
+      closeSync(fd);
     }
   });
 
   await test('a throwing watch callback reaches uncaughtException', async () => {
-    const fd = b.mqCreate(q, 4, 16);
+    const fd = fifo();
     let h;
     try {
       const caught = new Promise((resolve) => process.once('uncaughtException', resolve));
       h = b.watch(fd, () => { b.unwatch(h); throw new Error('from the callback'); }, true);
-      b.mqSend(q, new Uint8Array([1]));
+      writeSync(fd, Buffer.from([1]));
       const e = await caught;
       assert.equal(e.message, 'from the callback');
     } finally {
-      b.closeFd(fd);
-      b.mqUnlink(q);
+      closeSync(fd);
     }
   });
 
   await test('an unref\'d watch does not keep a process alive; a ref\'d one is closed at exit', () => {
     const code = `
       const b = require(${JSON.stringify(addonPath)});
-      const q = '/agnocast-smoke-unref@' + process.pid;
-      const fd = b.mqCreate(q, 4, 16);
-      const fd2 = b.mqCreate(q + 'b', 4, 16);
-      b.mqUnlink(q);
-      b.mqUnlink(q + 'b');
+      ${FIFO_SRC}
+      const fd = fifo();
+      const fd2 = fifo();
       b.watch(fd, () => {}, false);
       const h = b.watch(fd2, () => {}, true);
       b.refWatch(h, false);
@@ -290,11 +250,9 @@ async function main() {
     const w = new Worker(`
       const { parentPort } = require('node:worker_threads');
       const b = require(${JSON.stringify(addonPath)});
-      const q = '/agnocast-smoke-worker@' + process.pid;
-      const fd = b.mqCreate(q, 4, 16);
-      const fd2 = b.mqCreate(q + 'b', 4, 16);
-      b.mqUnlink(q);
-      b.mqUnlink(q + 'b');
+      ${FIFO_SRC}
+      const fd = fifo();
+      const fd2 = fifo();
       b.watch(fd, () => {}, true);
       b.watch(fd2, () => {}, false);
       parentPort.postMessage('watching');
@@ -320,7 +278,7 @@ async function guest(b) {
 
   await test('version()', () => {
     const v = b.version();
-    assert.equal(v.abi, 1);
+    assert.equal(v.abi, 3);
     console.log(`  # module ${v.major}.${v.minor}.${v.patch} abi ${v.abi}`);
   });
 
@@ -353,9 +311,10 @@ async function guest(b) {
   await test('addSubscriber + addPublisher in one process', () => {
     sub = b.addSubscriber(topic, 10, false);
     assert.ok(sub.fd >= 0);
-    assert.deepEqual(sub.publishers, []);
+    assert.deepEqual(b.mappedPools(), [], 'no publisher yet: nothing mapped');
     pub = b.addPublisher(topic, 1, false);
-    assert.deepEqual(pub.subscriberPids, [process.pid]);
+    assert.ok(Number.isInteger(pub.id));
+    assert.deepEqual(b.mappedPools(), [], 'our own publisher: our own pool, nothing mapped');
     assert.ok(b.listTopics().includes(topic));
     const ti = b.topicInfo(topic);
     assert.equal(ti.publishers.length, 1);
@@ -366,11 +325,12 @@ async function guest(b) {
     assert.equal(b.topicInfo('/smoke/no-such-topic'), null);
   });
 
-  await test('mapPool(own pid): geometry, nothing mapped; unmapPool(own) no-op', () => {
+  await test('mapPool(own pid): geometry, nothing mapped; unmapPool(own address): ENOENT', () => {
     const p = b.mapPool(process.pid);
     assert.equal(p.addr, info.addr);
     assert.equal(p.max, info.max);
-    b.unmapPool(process.pid, p.addr, p.max);
+    assert.deepEqual(b.mappedPools(), []);
+    throwsErrno(() => b.unmapPool(p.addr), 'ENOENT', 'agnocast_unmap_pool');
   });
 
   let firstAddr, seq1, data1;
@@ -414,10 +374,10 @@ async function guest(b) {
     assert.equal(b.reclaim(), 0);
     const [e2] = receive(b, sub.id, 10);
     assert.equal(e2.seq, 2n);
-    b.release(sub.id, e2.seq);
-    b.release(sub.id, e.seq, view);
+    b.release(sub.id, e2.seq, e2.addr);
+    b.release(sub.id, e.seq, e.addr, view);
     assert.equal(view.byteLength, 0, 'release detached the view');
-    throwsErrno(() => b.release(sub.id, e.seq), 'ENOENT', 'AGNOCAST_RELEASE_CMD');
+    throwsErrno(() => b.release(sub.id, e.seq, e.addr), 'ENOENT', 'AGNOCAST_RELEASE_CMD');
   });
 
   await test('reclaim() returns the released block; a new loan reuses it', () => {
@@ -442,7 +402,7 @@ async function guest(b) {
     assert.equal(t.len, 12);
     assert.equal(new Uint8Array(b.view(t.addr, t.len))[0], 2);
     assert.equal(take(b, sub.id), null);
-    b.release(sub.id, t.seq);
+    b.release(sub.id, t.seq, t.addr);
   });
 
   await test('publish/free errors leave or refuse loans as they should', () => {
@@ -461,7 +421,7 @@ async function guest(b) {
     throwsErrno(() => b.addPublisher('bad topic', 1, false), 'EINVAL', 'AGNOCAST_ADD_PUBLISHER_CMD');
     throwsErrno(() => b.addPublisher('a\0b', 1, false), 'EINVAL');
     throwsErrno(() => b.addPublisher('x'.repeat(300), 1, false), 'ENAMETOOLONG');
-    throwsErrno(() => b.unmapPool(1, 0x50000000000n, 4096), 'EINVAL', 'unmapPool');
+    throwsErrno(() => b.unmapPool(0x50000000000n), 'ENOENT', 'agnocast_unmap_pool');
     throwsErrno(() => b.mapPool(1), 'ENOENT', 'AGNOCAST_MAP_POOL_CMD');
   });
 
@@ -496,11 +456,10 @@ async function guest(b) {
     });
   }
 
-  await test('two processes: fork, discovery over /new_publisher@<pid>, mapPool, view, release, reclaim', async () => {
+  await test('two processes: fork, discovery over /new_publisher@<pid>, view, release, reclaim, unmapPool', async () => {
     const topic2 = `/smoke/cross-${process.pid}`;
-    const mqName = `/new_publisher@${process.pid}`;
-    const mq = b.mqCreate(mqName, 10, 64);
-    const sub2 = b.addSubscriber(topic2, 10, false);
+    const sub2 = b.addSubscriber(topic2, 10, false);	// creates our discovery queue
+    assert.ok(existsSync('/dev/mqueue') ? existsSync(`/dev/mqueue/new_publisher@${process.pid}`) : true);
     const child = fork(self, ['child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const inbox = [];
     let waiter = null;
@@ -513,18 +472,17 @@ async function guest(b) {
     };
     try {
       assert.equal((await next()).op, 'ready');
-      const notice = once(b, mq);
+      const notice = once(b, b.eventsFd());
       const data = once(b, sub2.fd);
       child.send({ op: 'publish', topic: topic2 });
       await notice;
-      const notes = b.mqReceiveAll(mq).map((m) => Number(new TextDecoder().decode(m)));
-      assert.deepEqual(notes, [child.pid]);
-      const pool = b.mapPool(child.pid);
-      assert.equal(pool.pid, child.pid);
+      b.handleEvents();
+      const mapped = b.mappedPools();
+      assert.deepEqual(mapped.map((p) => p.pid), [child.pid], 'mapped from the announcement alone');
+      const pool = mapped[0];
       assert.ok(pool.max >= pool.size && pool.size > 0);
       const pubd = await next();
       assert.equal(pubd.op, 'published');
-      assert.deepEqual(pubd.subscriberPids, [process.pid]);
       assert.equal(BigInt(pubd.pool), pool.addr);
       await data;
       const [e1, extra] = receive(b, sub2.id, 10);
@@ -546,9 +504,10 @@ async function guest(b) {
       const [e2] = receive(b, sub2.id, 10);
       assert.equal(e2.seq, BigInt(p2.seq));
       assert.deepEqual([...new Uint8Array(b.view(e2.addr, e2.len))], new Array(64).fill(7));
-      b.release(sub2.id, e1.seq, v);
+      throwsErrno(() => b.unmapPool(pool.addr), 'EBUSY', 'agnocast_unmap_pool');
+      b.release(sub2.id, e1.seq, e1.addr, v);
       assert.equal(v.byteLength, 0);
-      b.release(sub2.id, e2.seq);
+      b.release(sub2.id, e2.seq, e2.addr);
       child.send({ op: 'reclaim' });
       const rec = await next();
       assert.ok(rec.count >= 1, `child reclaim() = ${rec.count}`);
@@ -556,14 +515,13 @@ async function guest(b) {
         console.log(`  # child reuse: ${rec.reuse === pubd.addr}`);
       else
         assert.equal(rec.reuse, pubd.addr, 'child reuses the reclaimed block');
-      b.unmapPool(child.pid, pool.addr, pool.max);
+      b.unmapPool(pool.addr);
+      assert.deepEqual(b.mappedPools(), []);
       throwsErrno(() => b.view(e1.addr, 16), 'EFAULT', 'view');
     } finally {
       child.send({ op: 'exit' });
       await new Promise((r) => child.once('exit', r));
       b.removeSubscriber(sub2.id);
-      b.closeFd(mq);
-      b.mqUnlink(mqName);
     }
   });
 

@@ -34,10 +34,8 @@ if [ "$in_guest" = 1 ]; then
 fi
 
 prepare_run "$flavor"
-step "build: the C bench (build/bench/cbench)"
-mkdir -p "$BUILD/bench"
-${CC:-cc} -O2 -Wall -Wextra -Werror -I kmod/uapi -I scripts/demo -o "$BUILD/bench/cbench" \
-	scripts/bench/cbench.c scripts/demo/agn.c -lrt
+step "build: the C bench on libagnocast (build/demo/cbench)"
+make -s -C scripts/demo "$BUILD/demo/cbench"
 mkdir -p docs
 if [ "$mode" = guest ]; then
 	out=$BUILD/guest/$flavor

@@ -40,10 +40,11 @@ bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
 # The guest suites (test/run-in-guest.sh) and the file each leaves.
-suites=(install kmod ts)
+suites=(install kmod libagnocast ts)
 [ -f test/fuzz/Makefile ] && suites+=(fuzz)
 [ -x test/heaphook/run-in-guest.sh ] && suites+=(heaphook)
-declare -A result=([install]=install.tap [kmod]=kmod.tap [ts]=ts.json [fuzz]=fuzz.tap [heaphook]=heaphook.tap)
+declare -A result=([install]=install.tap [kmod]=kmod.tap [libagnocast]=libagnocast.tap [ts]=ts.json
+	[fuzz]=fuzz.tap [heaphook]=heaphook.tap)
 # What each guest runs. The PREEMPT_RT guest is there for the module: its
 # suite and the fuzzer. Installing the module (make in the guest) and
 # doctor run once, in the 6.1 guest.
@@ -51,7 +52,7 @@ guest_suites() {
 	local s
 	for s in "${suites[@]}"; do
 		case $1:$s in
-		rt:ts | rt:heaphook | 6.12:install | rt:install | debug:install) ;;
+		rt:ts | rt:heaphook | rt:libagnocast | 6.12:install | rt:install | debug:install) ;;
 		*) printf '%s ' "$s" ;;
 		esac
 	done
@@ -59,8 +60,12 @@ guest_suites() {
 results=$BUILD/results
 rm -rf "$results" && mkdir -p "$results"
 
-step "build: module integration suite (test/kmod)"
+step "build: libagnocast (shared, static, the README's examples) and its allocator's host tests"
+make -s -C libagnocast all tests
+
+step "build: the guest suites of the module and of libagnocast (test/kmod, test/libagnocast)"
 make -s -C test/kmod
+make -s -C test/libagnocast
 if [ -f test/fuzz/Makefile ]; then
 	step "build: the sequence fuzzer (test/fuzz)"
 	make -s -C test/fuzz
@@ -69,7 +74,7 @@ fi
 step "build: the addon, the TypeScript library, the heaphook and the C programs"
 npm run -s build
 make -s -C scripts/demo
-make -s -C heaphook all tests
+make -s -C heaphook
 [ -f test/heaphook/guest/Makefile ] && make -s -C test/heaphook/guest
 
 step "typecheck: the library, its tests and the TypeScript scripts (tsc --noEmit, strict)"
@@ -81,8 +86,8 @@ npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json
 
 step "host: allocator tests (plain, ASan+UBSan, TSan)"
 for v in plain asan tsan; do
-	bin=$BUILD/heaphook/test_pool_alloc_$v
-	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/heaphook-alloc-$v.tap" 2>&1 || true
+	bin=$BUILD/libagnocast/test_pool_alloc_$v
+	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/pool-alloc-$v.tap" 2>&1 || true
 done
 
 export GUEST_ENV="${GUEST_ENV:-} AGNOCAST_GUEST_SUITES AGNOCAST_FUZZ_SECONDS"

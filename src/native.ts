@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The native addon's interface (native/, node-addon-api). The addon is thin:
- * system calls and memory, no policy. Every failing call throws an Error
- * whose `code` is the errno name (`'ENOENT'`, `'EPERM'`, …), `errno` the
+ * The native addon's interface (native/, node-addon-api): a thin layer over
+ * libagnocast, the C library that implements the protocol (joining, pool
+ * memory, mapping other processes' pools, discovery). Every failing call
+ * throws an Error whose message is the C library's (what happened and what
+ * to do), `code` the errno name (`'ENOENT'`, `'EPERM'`, …), `errno` the
  * positive number and `syscall` the operation (`'AGNOCAST_PUBLISH_CMD'`,
- * `'shm_open'`, `'mmap'`, …); `src/errors.ts` turns those into the
+ * `'open /dev/agnocast'`, `'mmap'`, …); `src/errors.ts` turns those into the
  * library's error classes.
  *
  * Addresses are bigints (pools live above 0x40000000000). Lengths are numbers
@@ -71,19 +73,23 @@ export interface NativeBinding {
   version(): { abi: number; major: number; minor: number; patch: number };
 
   /**
-   * Joins the process (idempotent). With the heaphook preloaded and joined,
-   * uses its pool and allocator; otherwise does the join itself (ADD_PROCESS,
-   * /agnocast@<pid> 0444, mmap at the assigned address, ATTACH_POOL) and
-   * allocates loans with the same TLSF allocator compiled in.
+   * Joins the process (agnocast_join: idempotent). With the heaphook
+   * preloaded, the C library forwards to the heaphook's copy, which joined
+   * before main: its pool and allocator are used.
    */
   join(poolSize: number, poolMax: number): NativeJoinInfo;
+  /** Removes every endpoint, unmaps other pools, unlinks the discovery queue (agnocast_leave). */
+  leave(): void;
 
-  addPublisher(topic: string, depth: number, transientLocal: boolean):
-    { id: number; subscriberPids: number[] };
-  addSubscriber(topic: string, depth: number, transientLocal: boolean):
-    { id: number; fd: number; publishers: NativePoolInfo[] };
+  /** A publisher; the processes subscribed to the topic are told (discovery). */
+  addPublisher(topic: string, depth: number, transientLocal: boolean): { id: number };
+  /**
+   * A subscriber and its pollable descriptor; the pools of the publishers
+   * already on the topic are mapped.
+   */
+  addSubscriber(topic: string, depth: number, transientLocal: boolean): { id: number; fd: number };
   removePublisher(id: number): void;
-  /** Also stops any watch on the subscriber's fd and closes it. */
+  /** Also stops any watch on the subscriber's fd (the library closes it). */
   removeSubscriber(id: number): void;
 
   /**
@@ -104,8 +110,9 @@ export interface NativeBinding {
 
   /**
    * Writes up to `max` new entries, oldest first, into `into` (an
-   * EntryBuffer's buffer) and returns how many; 0 when nothing is new
-   * (EAGAIN). Fewer than `max`: nothing else was pending.
+   * EntryBuffer's buffer) and returns how many; 0 when nothing is new.
+   * Fewer than `max`: nothing else was pending. The pool of every entry is
+   * mapped (and held) until its release().
    */
   receive(subscriberId: number, max: number, into: ArrayBuffer): number;
   /** Writes the newest new entry into `into` and returns 1; 0 when nothing is new. */
@@ -116,16 +123,26 @@ export interface NativeBinding {
    * the process, except for the process's own pool).
    */
   view(addr: bigint, len: number): ArrayBuffer;
-  /** Drops the subscriber's reference; detaches `view` (one view() returned) if given. */
-  release(subscriberId: number, seq: bigint, view?: ArrayBuffer): void;
-
   /**
-   * MAP_POOL, then opens /agnocast@<pid> read-only and maps it PROT_READ at
-   * its address for its whole reserved length. The caller keeps the count:
-   * one unmapPool per mapPool.
+   * Drops the subscriber's reference on entry seq at addr; detaches `view`
+   * (one view() returned) if given. A pool whose owner is gone and of which
+   * nothing is held any more is unmapped.
    */
+  release(subscriberId: number, seq: bigint, addr: bigint, view?: ArrayBuffer): void;
+
+  /** Maps the pool of process pid now and keeps it until unmapPool(). */
   mapPool(pid: number): NativePoolInfo;
-  unmapPool(pid: number, addr: bigint, max: number): void;
+  /** Unmaps the pool that contains addr (EBUSY while messages over it are held). */
+  unmapPool(addr: bigint): void;
+  /** The pools of other processes mapped here now. */
+  mappedPools(): NativePoolInfo[];
+  /**
+   * The library's events descriptor: readable when an announcement waits
+   * on the discovery queue or a mapped pool's owner has exited; then call
+   * handleEvents().
+   */
+  eventsFd(): number;
+  handleEvents(): void;
 
   /**
    * Calls `onReadable` on the event loop thread whenever `fd` is readable
@@ -136,21 +153,6 @@ export interface NativeBinding {
   unwatch(handle: number): void;
   /** Whether the watch keeps the event loop alive. */
   refWatch(handle: number, ref: boolean): void;
-  /** Stops the watches on a descriptor (queue, pidfd) and closes it. */
-  closeFd(fd: number): void;
-
-  /** POSIX message queues: create ours for reading (O_NONBLOCK), returns its fd. */
-  mqCreate(name: string, maxMessages: number, messageSize: number): number;
-  /** Posts one message; false if the queue is full (EAGAIN) or gone (ENOENT). */
-  mqSend(name: string, message: Uint8Array): boolean;
-  /** Drains every message waiting on our queue. */
-  mqReceiveAll(fd: number): Uint8Array[];
-  mqUnlink(name: string): void;
-
-  /** A pidfd for `pid` (readable once it exited; watch() it), or -1 if it is gone. */
-  pidfdOpen(pid: number): number;
-  /** Whether the process of a pidfd has exited (it is readable now). */
-  pidfdExited(fd: number): boolean;
 
   listTopics(): string[];
   topicInfo(topic: string): NativeTopicInfo | null;

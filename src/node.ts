@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The process-level handle: joins once, owns the pool mappings and the
- * discovery queue, creates publishers and subscriptions.
- *
- * Discovery follows the mission's design: a new publisher posts to the
- * POSIX message queue "/new_publisher@<pid>" of every process that has a
- * subscription on its topic, and that process maps the publisher's pool at
- * once. A pool is also mapped on the first message from a process whose
- * announcement was lost (a full queue), so either side may start first.
+ * The process-level handle: joins once, creates publishers and
+ * subscriptions, and lets the C library (libagnocast) do what it does by
+ * itself: discovery (a new publisher posts to the POSIX message queue
+ * "/new_publisher@<pid>" of every process that has a subscription on its
+ * topic, which maps the publisher's pool at once), mapping a pool on the
+ * first message from a process whose announcement was lost, and unmapping
+ * pools whose process has exited once nothing over them is held. Its
+ * events descriptor is watched here, on the event loop.
  */
 import { ClosedError, translate } from './errors.js';
-import { type NativeBinding, type NativePoolInfo, native as loadNative } from './native.js';
+import { type NativeBinding, native as loadNative } from './native.js';
 import { checkQoS, checkTopic, parseSize, type QoS, type Size } from './options.js';
 import { Publisher } from './publisher.js';
 import { REGION_PREFIX, RegionExistsError, RegionNotFoundError, SharedRegion } from './region.js';
@@ -35,23 +35,6 @@ export interface PoolInfo {
   heaphook: boolean;
 }
 
-/**
- * Another process's pool mapped here, until that process has exited and no
- * message over it is held any more (then nothing can touch it: views are
- * detached on release).
- */
-interface MappedPool {
-  info: NativePoolInfo;
-  /** Readable once the process exited; -1 once seen (or it was gone). */
-  pidfd: number;
-  /** Messages over this pool handed out and not released. */
-  holds: number;
-  exited: boolean;
-}
-
-const QUEUE_MESSAGES = 10;	/* fs.mqueue.msg_max is 10 by default */
-const QUEUE_MESSAGE_SIZE = 512;
-
 export class AgnocastNode implements Disposable {
   readonly pid: number;
   readonly pool: PoolInfo;
@@ -59,10 +42,7 @@ export class AgnocastNode implements Disposable {
   readonly native: NativeBinding;
   #publishers = new Set<Publisher>();
   #subscriptions = new Set<Subscription>();
-  #mapped = new Map<number, MappedPool>();
-  #queueName: string;
-  #queueFd = -1;
-  #queueWatch = -1;
+  #eventsWatch: number;
   #closed = false;
 
   /** @internal Use join(). */
@@ -78,7 +58,8 @@ export class AgnocastNode implements Disposable {
     } catch (e) {
       throw translate(e, 'joining agnocast');
     }
-    this.#queueName = `/new_publisher@${this.pid}`;
+    // Announcements and exited publishers: the library handles both.
+    this.#eventsWatch = binding.watch(binding.eventsFd(), () => this.#handleEvents(), false);
   }
 
   /** A publisher on `topic`. */
@@ -99,7 +80,6 @@ export class AgnocastNode implements Disposable {
   subscribe(topic: string, a?: QoS | MessageCallback, b?: MessageCallback): Subscription {
     this.#check();
     const [qos, cb] = typeof a === 'function' ? [undefined, a] : [a, b];
-    this.#openQueue();
     const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb);
     this.#subscriptions.add(s);
     return s;
@@ -154,22 +134,21 @@ export class AgnocastNode implements Disposable {
   }
 
   /**
-   * Closes every publisher and subscription and unmaps other processes'
-   * pools. The process stays joined (its pool lives until it exits).
+   * Closes every publisher and subscription, unmaps other processes' pools
+   * and removes the discovery queue (agnocast_leave). The process stays
+   * joined (its pool lives until it exits).
    */
   close(): void {
     if (this.#closed) return;
     for (const s of this.#subscriptions) s.close();
     for (const p of this.#publishers) p.close();
     this.#closed = true;
-    if (this.#queueFd >= 0) {
-      this.native.unwatch(this.#queueWatch);
-      this.native.closeFd(this.#queueFd);
-      this.native.mqUnlink(this.#queueName);
-      this.#queueFd = -1;
-      process.off('exit', this.#unlinkQueue);
+    this.native.unwatch(this.#eventsWatch);
+    try {
+      this.native.leave();
+    } catch (e) {
+      throw translate(e, 'closing this agnocast node');
     }
-    for (const pid of [...this.#mapped.keys()]) this.#unmap(pid);
     if (current === this) current = undefined;
   }
 
@@ -178,138 +157,26 @@ export class AgnocastNode implements Disposable {
   }
 
   /**
-   * @internal Tell subscribed processes about a new publisher. A notice is a
-   * hint (a subscriber maps the pool on the first message anyway), so a
-   * queue that is full, gone or not ours to write is skipped.
-   */
-  announce(topic: string, subscriberPids: number[]): void {
-    const message = Buffer.from(JSON.stringify({ pid: this.pid, topic }));
-    for (const pid of subscriberPids) {
-      if (pid === this.pid) continue;
-      try {
-        this.native.mqSend(`/new_publisher@${pid}`, message);
-      } catch {
-        // EACCES, EMSGSIZE, ...: that process finds our pool by our first message.
-      }
-    }
-  }
-
-  /**
    * Processes whose pools are mapped here right now. A pool is unmapped once
    * its process has exited and no message over it is held.
    */
   mappedPools(): number[] {
-    for (const [pid, pool] of this.#mapped) {
-      if (pool.pidfd >= 0 && this.native.pidfdExited(pool.pidfd)) this.#exited(pid);
-    }
-    return [...this.#mapped.keys()];
+    return this.native.mappedPools().map((p) => p.pid);
   }
 
-  /** @internal Map the pool of `pid` (listed or announced) unless it is gone. */
-  mapPool(pid: number, known?: NativePoolInfo): void {
-    const pool = this.#mapped.get(pid) ?? this.#map(pid, known);
-    if (pool) this.#settle(pid, pool);
-  }
-
-  /** @internal A message over the pool of `pid` is handed out: map it, keep it. */
-  hold(pid: number): void {
-    const pool = this.#mapped.get(pid) ?? this.#map(pid);
-    if (pool) pool.holds++;
-  }
-
-  /** @internal That message was released. */
-  unhold(pid: number): void {
-    const pool = this.#mapped.get(pid);
-    if (!pool) return;
-    pool.holds--;
-    this.#settle(pid, pool);
-  }
-
-  /** Maps the pool (never our own) and watches its process; undefined for ours. */
-  #map(pid: number, known?: NativePoolInfo): MappedPool | undefined {
-    if (pid === this.pid) return undefined;
-    let info: NativePoolInfo;
+  /** The events descriptor is readable: announcements, or exited publishers. */
+  #handleEvents(): void {
     try {
-      info = this.native.mapPool(pid);
-    } catch (e) {
-      throw translate(e, `mapping the pool of process ${pid}${known ? '' : ' (announced)'}`);
-    }
-    const pool: MappedPool = { info, pidfd: -1, holds: 0, exited: false };
-    this.#mapped.set(pid, pool);
-    try {
-      pool.pidfd = this.native.pidfdOpen(pid);
+      this.native.handleEvents();
     } catch {
-      return pool;	// no pidfd (EMFILE, ...): mapped until close()
+      // An announcement is a hint: the pool is mapped by its first message anyway.
     }
-    if (pool.pidfd < 0) pool.exited = true;	// gone already
-    else this.native.watch(pool.pidfd, () => this.#exited(pid), false);
-    return pool;
-  }
-
-  /** The process behind a mapped pool has exited. */
-  #exited(pid: number): void {
-    const pool = this.#mapped.get(pid);
-    if (!pool || pool.exited) return;
-    pool.exited = true;
-    this.native.closeFd(pool.pidfd);	// readable for ever now
-    pool.pidfd = -1;
-    this.#settle(pid, pool);
-  }
-
-  /** Unmaps once the process has exited and nothing over its pool is held. */
-  #settle(pid: number, pool: MappedPool): void {
-    if (pool.exited && pool.holds === 0) this.#unmap(pid);
-  }
-
-  #unmap(pid: number): void {
-    const pool = this.#mapped.get(pid);
-    if (!pool) return;
-    this.#mapped.delete(pid);
-    if (pool.pidfd >= 0) this.native.closeFd(pool.pidfd);
-    this.native.unmapPool(pid, pool.info.addr, pool.info.max);
   }
 
   /** @internal */
   forget(endpoint: Publisher | Subscription): void {
     if (endpoint instanceof Publisher) this.#publishers.delete(endpoint);
     else this.#subscriptions.delete(endpoint);
-  }
-
-  #openQueue(): void {
-    if (this.#queueFd >= 0) return;
-    try {
-      this.#queueFd = this.native.mqCreate(this.#queueName, QUEUE_MESSAGES, QUEUE_MESSAGE_SIZE);
-    } catch (e) {
-      throw translate(e, `creating the discovery queue ${this.#queueName}`);
-    }
-    this.#queueWatch = this.native.watch(this.#queueFd, () => this.#onAnnouncements(), false);
-    process.on('exit', this.#unlinkQueue);
-  }
-
-  /** A process that exits without close() still removes its queue. */
-  #unlinkQueue = (): void => {
-    try {
-      this.native.mqUnlink(this.#queueName);
-    } catch {
-      // Gone already.
-    }
-  };
-
-  #onAnnouncements(): void {
-    for (const raw of this.native.mqReceiveAll(this.#queueFd)) {
-      let pid: unknown;
-      try {
-        ({ pid } = JSON.parse(Buffer.from(raw).toString('utf8')) as { pid: unknown });
-      } catch {
-        continue;	// not ours: ignore
-      }
-      if (typeof pid !== 'number' || !Number.isInteger(pid)) continue;
-      try {
-        this.mapPool(pid);
-      } catch {
-        // Gone already, or mapped on its first message instead.
-      }
-    }
   }
 
   #check(): void {

@@ -68,7 +68,6 @@ export class Loan implements Disposable {
 /** The node's side of a publisher. */
 export interface PublisherHost {
   readonly native: NativeBinding;
-  announce(topic: string, subscriberPids: number[]): void;
   forget(publisher: Publisher): void;
 }
 
@@ -92,9 +91,8 @@ export class Publisher implements Disposable {
     this.topic = topic;
     this.qos = qos;
     try {
-      const r = host.native.addPublisher(topic, qos.depth, qos.transientLocal);
-      this.id = r.id;
-      host.announce(topic, r.subscriberPids);
+      // The C library tells the processes subscribed to the topic.
+      this.id = host.native.addPublisher(topic, qos.depth, qos.transientLocal).id;
     } catch (e) {
       throw translate(e, `creating a publisher on ${topic}`);
     }

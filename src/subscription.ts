@@ -6,7 +6,7 @@
  */
 import { ClosedError, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
-import { EntryBuffer, type NativeBinding, type NativeEntry, type NativePoolInfo } from './native.js';
+import { EntryBuffer, type NativeBinding, type NativeEntry } from './native.js';
 import type { QoS } from './options.js';
 
 export type MessageCallback = (message: Message) => void | Promise<void>;
@@ -14,11 +14,6 @@ export type MessageCallback = (message: Message) => void | Promise<void>;
 /** The node's side of a subscription. */
 export interface SubscriptionHost {
   readonly native: NativeBinding;
-  /** Make sure the pool of `pid` is mapped here (idempotent). */
-  mapPool(pid: number, known?: NativePoolInfo): void;
-  /** A message over the pool of `pid` is handed out (the pool is mapped) / released. */
-  hold(pid: number): void;
-  unhold(pid: number): void;
   forget(subscription: Subscription): void;
 }
 
@@ -63,7 +58,6 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     }
     this.id = r.id;
     this.#fd = r.fd;
-    for (const pool of r.publishers) host.mapPool(pool.pid, pool);
     this.#watch = host.native.watch(this.#fd, () => this.#drain(), true);
     // Transient-local history may be waiting already.
     queueMicrotask(() => this.#drain());
@@ -184,13 +178,13 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     if (this.#closed) throw new ClosedError(`the subscription on ${this.topic}`);
   }
 
+  /** The C library mapped the entry's pool when it received it. */
   #wrap(entry: NativeEntry): Message {
-    this.#host.hold(entry.pid);
     let view: ArrayBuffer;
     try {
       view = this.#host.native.view(entry.addr, entry.len);
     } catch (e) {
-      this.#host.unhold(entry.pid);
+      this.#host.native.release(this.id, entry.seq, entry.addr);
       throw e;
     }
     const message = new Message(this.#owner, entry, view);
@@ -201,11 +195,7 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   #owner: MessageOwner = {
     releaseMessage: (m, view) => {
       this.#live.delete(m);
-      try {
-        this.#host.native.release(this.id, m.seq, view);
-      } finally {
-        this.#host.unhold(m.publisherPid);
-      }
+      this.#host.native.release(this.id, m.seq, m.address, view);
     },
   };
 

@@ -6,6 +6,8 @@
 #   install   module install / doctor / module uninstall, before
 #             the module is loaded (test/install/in-guest.sh)     install.tap
 #   kmod      the module suite (build/test/kmod/agnocast-ktest)   kmod.tap
+#   libagnocast the C library's suite
+#             (build/test/libagnocast/libagnocast-gtest)          libagnocast.tap
 #   fuzz      the sequence fuzzer, when build/test/fuzz/agnocast-fuzz
 #             exists, for AGNOCAST_FUZZ_SECONDS (default 60)      fuzz.tap
 #   ts        the TypeScript library suite (vitest)               ts.json
@@ -21,7 +23,7 @@ case $kernel in
 *) echo "usage: test/run-in-guest.sh 6.1|6.12|rt|debug" >&2; exit 2 ;;
 esac
 out=$AGNOCAST_GUEST_OUT
-suites=" ${AGNOCAST_GUEST_SUITES:-install kmod fuzz ts heaphook} "
+suites=" ${AGNOCAST_GUEST_SUITES:-install kmod libagnocast fuzz ts heaphook} "
 wants() { [[ $suites == *" $1 "* ]]; }
 ko=build/kmod/$kernel/agnocast.ko
 fuzzer=build/test/fuzz/agnocast-fuzz
@@ -36,7 +38,7 @@ fi
 
 echo "guest: $(uname -r), loading $ko"
 if ! reload; then
-	for suite in kmod fuzz heaphook; do
+	for suite in kmod libagnocast fuzz heaphook; do
 		wants "$suite" && printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
 	done
 	exit 0
@@ -45,6 +47,13 @@ fi
 if wants kmod; then
 	echo "guest: module suite"
 	build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
+	reload
+fi
+
+if wants libagnocast; then
+	echo "guest: C library suite"
+	build/test/libagnocast/libagnocast-gtest --tap "$out/libagnocast.tap" --ko "$ko" \
+		--lib build/libagnocast/libagnocast.so
 	reload
 fi
 

@@ -4,13 +4,12 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
-	agnocast::InitDevice(env, exports);
-	agnocast::InitTopics(env, exports);
+	agnocast::InitJoin(env, exports);
+	agnocast::InitEndpoints(env, exports);
 	agnocast::InitMemory(env, exports);
-	agnocast::InitWatch(env, exports);
-	agnocast::InitMqueue(env, exports);
+	agnocast::InitPools(env, exports);
 	agnocast::InitIntrospect(env, exports);
-	agnocast::InitPidfd(env, exports);
+	agnocast::InitWatch(env, exports);
 	return exports;
 }
 

@@ -2,17 +2,20 @@
 /*
  * agnocast native addon: what the source files share.
  *
- * The addon is thin: system calls and memory, no policy (src/native.ts is the
- * interface it implements). State is of two kinds:
- *   - per process (device.cc, memory.cc, topics.cc): the /dev/agnocast
- *     descriptor, the pool and its allocator, live loans, mapped peer pools,
- *     subscriber descriptors. The module knows a process, not an isolate, so
- *     every Node environment of the process (main thread, workers) shares
- *     them; each is guarded by its own mutex.
+ * The addon is a thin layer over libagnocast (libagnocast/libagnocast.h,
+ * compiled in from the library's own list of sources): it makes N-API
+ * objects of what the library returns, watches descriptors with libuv and
+ * turns the library's errors into JavaScript ones. The protocol (joining,
+ * mapping pools, discovery) is the library's alone; under the heaphook the
+ * library forwards every call to the heaphook's copy, so the addon uses
+ * the heaphook's pool, allocator and mappings.
+ *
+ * State is of two kinds:
+ *   - per process (endpoints.cc, memory.cc): the library's handles by id
+ *     and the live loans; every Node environment of the process (main
+ *     thread, workers) shares them, each table guarded by its own mutex;
  *   - per environment (watch.cc): uv_poll handles live on that
  *     environment's event loop and are closed when it is torn down.
- * Locks: join() holds the join lock while it opens the device (join before
- * device); the loan, mapping and subscriber tables' locks are never nested.
  * No lock is held while calling into JavaScript.
  */
 #ifndef AGNOCAST_ADDON_H
@@ -24,7 +27,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agnocast.h"
+#include "libagnocast.h"
 
 namespace agnocast {
 
@@ -36,6 +39,19 @@ namespace agnocast {
  */
 [[noreturn]] void ThrowErrno(Napi::Env env, int err, const char *syscall,
 			     const std::string &detail = std::string());
+/*
+ * Throws what the library reported for r (a negative errno): its message
+ * (what happened and what to do), code, errno and the failing operation
+ * as syscall.
+ */
+[[noreturn]] void ThrowLib(Napi::Env env, int r);
+/* r when it is not negative; else ThrowLib. */
+inline int Check(Napi::Env env, int r)
+{
+	if (r < 0)
+		ThrowLib(env, r);
+	return r;
+}
 /* The errno name ("ENOENT"), or "E<number>" for an unknown one. */
 std::string ErrnoName(int err);
 
@@ -49,6 +65,8 @@ std::string ArgString(const Napi::CallbackInfo &info, size_t i, const char *name
 Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo &info, size_t i,
 				 const char *name);
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name);
+/* A topic name without NUL bytes (the library checks the rest). */
+std::string ArgTopic(const Napi::CallbackInfo &info, size_t i, const char *syscall);
 
 /* A safe integer as a JS Number (pool sizes, lengths). */
 inline Napi::Value U64Number(Napi::Env env, uint64_t v)
@@ -56,67 +74,36 @@ inline Napi::Value U64Number(Napi::Env env, uint64_t v)
 	return Napi::Number::New(env, static_cast<double>(v));
 }
 
-/* ioctl, retried on EINTR; returns 0 or -1 with errno set. */
-int Ioctl(int fd, unsigned long cmd, void *arg);
-/* ioctl that throws with syscall = the command's name on failure. */
-#define AG_IOCTL(env, cmd, arg)                                         \
-	do {                                                            \
-		if (::agnocast::Ioctl(::agnocast::Device(env), cmd, arg)) \
-			::agnocast::ThrowErrno(env, errno, #cmd);       \
-	} while (0)
+/* { pid, addr (BigInt), size, max } */
+Napi::Object PoolInfoObject(Napi::Env env, const struct agnocast_pool_info &p);
 
-/* ---- device.cc ----------------------------------------------------------- */
-
-/* The process's /dev/agnocast descriptor, opened on first use. */
-int Device(Napi::Env env);
+/* ---- join.cc ------------------------------------------------------------- */
 
 /*
- * The process's pool once join() succeeded. addr/max never change; size
- * only grows. alloc/free are the heaphook's shm_malloc/shm_free when the
- * heaphook owns the pool, else the allocator compiled into the addon.
+ * The binding's own precondition: join() was called in this process (under
+ * the heaphook the process is joined before main, but the binding's calls
+ * still wait for join(), as without it). Throws ESRCH naming op otherwise.
  */
-struct PoolRef {
-	uint64_t addr;
-	uint64_t max;
-	bool heaphook;
-};
-/* Throws ESRCH (syscall op) when the process has not joined. */
-PoolRef JoinedPool(Napi::Env env, const char *op);
-bool PoolJoined();
-void *PoolAlloc(size_t n);
-void PoolFree(void *p);
-/* Is addr inside our pool's reserved range (false before join)? */
-bool PoolOwns(uint64_t addr);
-uint64_t PoolBase();
-uint64_t PoolSize();
+void RequireJoin(Napi::Env env, const char *op);
 
-/* ---- topics.cc ----------------------------------------------------------- */
+/* ---- endpoints.cc -------------------------------------------------------- */
 
-Napi::Value PoolInfoObject(Napi::Env env, const struct agnocast_pool_info &p);
-
-/* ---- memory.cc ----------------------------------------------------------- */
-
-/* Is [addr, addr + len) inside our pool or a pool mapped by mapPool()? */
-bool AddressMapped(uint64_t addr, uint64_t len);
+/* The library's handle of publisher id, or throws ENOENT naming syscall. */
+struct agnocast_publisher *PublisherOf(Napi::Env env, uint32_t id, const char *syscall);
 
 /* ---- watch.cc ------------------------------------------------------------ */
 
 /* Stops and closes every watch of this environment on fd. */
 void StopWatchesOnFd(napi_env env, int fd);
-void InitWatch(Napi::Env env, Napi::Object exports);
 
 /* ---- module init per file ------------------------------------------------ */
 
-void InitDevice(Napi::Env env, Napi::Object exports);
-void InitTopics(Napi::Env env, Napi::Object exports);
+void InitJoin(Napi::Env env, Napi::Object exports);
+void InitEndpoints(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
-void InitMqueue(Napi::Env env, Napi::Object exports);
+void InitPools(Napi::Env env, Napi::Object exports);
 void InitIntrospect(Napi::Env env, Napi::Object exports);
-void InitPidfd(Napi::Env env, Napi::Object exports);
-
-/* Topic name into the fixed-size uapi field (EINVAL on an embedded NUL). */
-void SetTopic(Napi::Env env, char (&field)[AGNOCAST_TOPIC_NAME_MAX],
-	      const std::string &topic, const char *syscall);
+void InitWatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace agnocast
 

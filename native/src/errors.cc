@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Errors with errno properties, argument checks, the ioctl wrapper. */
-#include <sys/ioctl.h>
-
+/* Errors with errno properties (the library's, or the addon's own), argument checks. */
 #include <cmath>
 #include <cstring>
 
@@ -50,14 +48,25 @@ void ThrowErrno(Napi::Env env, int err, const char *syscall, const std::string &
 	throw e;
 }
 
-int Ioctl(int fd, unsigned long cmd, void *arg)
+void ThrowLib(Napi::Env env, int r)
 {
-	int r;
+	int err = -r;
+	const char *op = agnocast_last_error_op();
+	Napi::Error e = Napi::Error::New(env, agnocast_last_error());
+	e.Set("code", Napi::String::New(env, ErrnoName(err)));
+	e.Set("errno", Napi::Number::New(env, err));
+	e.Set("syscall", Napi::String::New(env, op));
+	throw e;
+}
 
-	do
-		r = ioctl(fd, cmd, arg);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -1 : 0;
+Napi::Object PoolInfoObject(Napi::Env env, const struct agnocast_pool_info &p)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("pid", Napi::Number::New(env, p.pid));
+	o.Set("addr", Napi::BigInt::New(env, static_cast<uint64_t>(p.addr)));
+	o.Set("size", U64Number(env, p.size));
+	o.Set("max", U64Number(env, p.max));
+	return o;
 }
 
 [[noreturn]] static void ThrowArg(Napi::Env env, bool range, const char *name,
@@ -135,17 +144,13 @@ Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char 
 	return info[i].As<Napi::Function>();
 }
 
-void SetTopic(Napi::Env env, char (&field)[AGNOCAST_TOPIC_NAME_MAX], const std::string &topic,
-	      const char *syscall)
+std::string ArgTopic(const Napi::CallbackInfo &info, size_t i, const char *syscall)
 {
+	std::string topic = ArgString(info, i, "topic");
+
 	if (topic.find('\0') != std::string::npos)
-		ThrowErrno(env, EINVAL, syscall, "the topic name contains a NUL byte");
-	/*
-	 * Up to the whole field: a name of AGNOCAST_TOPIC_NAME_MAX bytes or
-	 * more has no NUL in it, and the module answers ENAMETOOLONG.
-	 */
-	std::memset(field, 0, sizeof(field));
-	std::memcpy(field, topic.data(), std::min(topic.size(), sizeof(field)));
+		ThrowErrno(info.Env(), EINVAL, syscall, "the topic name contains a NUL byte");
+	return topic;
 }
 
 }  // namespace agnocast

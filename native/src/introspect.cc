@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/*
- * Introspection: listTopics, topicInfo, listProcesses. No join needed.
- * Each asks with a guess of the capacity and asks again with the total the
- * module reported until everything fit (the registry may grow in between).
- */
+/* Introspection: listTopics, topicInfo, listProcesses. No join needed. */
+#include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "addon.h"
 
@@ -13,37 +9,22 @@ namespace agnocast {
 
 namespace {
 
-/* Room for what the module reported plus some growth, within its bound. */
-uint32_t Grow(uint32_t total)
-{
-	uint64_t cap = static_cast<uint64_t>(total) + total / 4 + 8;
-	return static_cast<uint32_t>(std::min<uint64_t>(cap, AGNOCAST_ARRAY_MAX));
-}
-
 Napi::Value ListTopics(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::vector<struct agnocast_topic_name> names(16);
-	struct agnocast_list_topics_args a = {};
+	struct agnocast_topic_name *names = nullptr;
+	uint32_t n = 0;
 
-	for (;;) {
-		a.topics = reinterpret_cast<uintptr_t>(names.data());
-		a.topics_cap = static_cast<uint32_t>(names.size());
-		AG_IOCTL(env, AGNOCAST_LIST_TOPICS_CMD, &a);
-		if (a.nr_topics <= a.topics_cap || a.topics_cap == AGNOCAST_ARRAY_MAX)
-			break;
-		names.resize(Grow(a.nr_topics));
-	}
-	uint32_t n = std::min(a.nr_topics, a.topics_cap);
+	Check(env, agnocast_list_topics(&names, &n));
 	Napi::Array out = Napi::Array::New(env, n);
 	for (uint32_t i = 0; i < n; i++)
 		out.Set(i, Napi::String::New(env, names[i].name,
 					     strnlen(names[i].name, AGNOCAST_TOPIC_NAME_MAX)));
+	free(names);
 	return out;
 }
 
-Napi::Value Endpoints(Napi::Env env, const std::vector<struct agnocast_endpoint_info> &v,
-		      uint32_t n)
+Napi::Value Endpoints(Napi::Env env, const struct agnocast_endpoint_info *v, uint32_t n)
 {
 	Napi::Array out = Napi::Array::New(env, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -62,55 +43,33 @@ Napi::Value Endpoints(Napi::Env env, const std::vector<struct agnocast_endpoint_
 Napi::Value TopicInfo(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::string topic = ArgString(info, 0, "topic");
-	std::vector<struct agnocast_endpoint_info> pubs(8), subs(8);
-	struct agnocast_topic_info_args a = {};
+	std::string topic = ArgTopic(info, 0, "AGNOCAST_TOPIC_INFO_CMD");
+	struct agnocast_topic t;
+	int r = agnocast_topic_info(topic.c_str(), &t);
 
-	for (;;) {
-		SetTopic(env, a.topic, topic, "AGNOCAST_TOPIC_INFO_CMD");
-		a.pubs = reinterpret_cast<uintptr_t>(pubs.data());
-		a.subs = reinterpret_cast<uintptr_t>(subs.data());
-		a.pubs_cap = static_cast<uint32_t>(pubs.size());
-		a.subs_cap = static_cast<uint32_t>(subs.size());
-		if (Ioctl(Device(env), AGNOCAST_TOPIC_INFO_CMD, &a)) {
-			if (errno == ENOENT)
-				return env.Null();
-			ThrowErrno(env, errno, "AGNOCAST_TOPIC_INFO_CMD");
-		}
-		if (a.nr_pubs <= a.pubs_cap && a.nr_subs <= a.subs_cap)
-			break;
-		if (a.nr_pubs > a.pubs_cap)
-			pubs.resize(Grow(a.nr_pubs));
-		if (a.nr_subs > a.subs_cap)
-			subs.resize(Grow(a.nr_subs));
-	}
+	if (r == -ENOENT)
+		return env.Null();
+	Check(env, r);
 	Napi::Object o = Napi::Object::New(env);
-	o.Set("publishers", Endpoints(env, pubs, a.nr_pubs));
-	o.Set("subscribers", Endpoints(env, subs, a.nr_subs));
-	o.Set("entries", U64Number(env, a.nr_entries));
-	o.Set("lastSeq", Napi::BigInt::New(env, static_cast<uint64_t>(a.last_seq)));
+	o.Set("publishers", Endpoints(env, t.pubs, t.nr_pubs));
+	o.Set("subscribers", Endpoints(env, t.subs, t.nr_subs));
+	o.Set("entries", U64Number(env, t.nr_entries));
+	o.Set("lastSeq", Napi::BigInt::New(env, static_cast<uint64_t>(t.last_seq)));
+	agnocast_topic_free(&t);
 	return o;
 }
 
 Napi::Value ListProcesses(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	std::vector<struct agnocast_process_info> procs(16);
-	struct agnocast_list_processes_args a = {};
+	struct agnocast_process_info *procs = nullptr;
+	uint32_t n = 0;
 
-	for (;;) {
-		a.procs = reinterpret_cast<uintptr_t>(procs.data());
-		a.procs_cap = static_cast<uint32_t>(procs.size());
-		AG_IOCTL(env, AGNOCAST_LIST_PROCESSES_CMD, &a);
-		if (a.nr_procs <= a.procs_cap || a.procs_cap == AGNOCAST_ARRAY_MAX)
-			break;
-		procs.resize(Grow(a.nr_procs));
-	}
-	uint32_t n = std::min(a.nr_procs, a.procs_cap);
+	Check(env, agnocast_list_processes(&procs, &n));
 	Napi::Array out = Napi::Array::New(env, n);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agnocast_process_info &p = procs[i];
-		Napi::Object o = PoolInfoObject(env, p.pool).As<Napi::Object>();
+		Napi::Object o = PoolInfoObject(env, p.pool);
 		o.Set("exited", Napi::Boolean::New(env, p.flags & AGNOCAST_PROC_EXITED));
 		o.Set("attached", Napi::Boolean::New(env, p.flags & AGNOCAST_PROC_ATTACHED));
 		o.Set("publishers", Napi::Number::New(env, p.nr_publishers));
@@ -118,6 +77,7 @@ Napi::Value ListProcesses(const Napi::CallbackInfo &info)
 		o.Set("mappers", Napi::Number::New(env, p.nr_mappers));
 		out.Set(i, o);
 	}
+	free(procs);
 	return out;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Memory: loans, publish, reclaim, views over mapped pools, mapPool.
+ * Memory: loans, publish, reclaim, views over mapped pools.
  *
  * A loan is an external ArrayBuffer over a block of our pool, type-tagged
  * so that only loan() buffers are accepted back. Each has a Loan record,
@@ -14,10 +14,13 @@
  * The finalizer (main thread, at GC or environment teardown; it never calls
  * JS) frees the block only if the loan is still LIVE, then drops the record.
  *
+ * A loan's memory comes from the library's allocator (agnocast_alloc); a
+ * published block is the library's until the module hands it back.
+ *
  * Views are external ArrayBuffers over mapped memory with no finalizer: the
  * memory is the pool's, and the subscriber's release() detaches the view.
- * view() only accepts ranges inside our pool or a pool mapped by mapPool(),
- * so a stray address throws instead of faulting.
+ * view() only accepts ranges the library says are readable (our pool, or a
+ * pool it maps), so a stray address throws instead of faulting.
  *
  * Both are made by PoolArrayBuffer, through V8's own API rather than
  * napi_create_external_arraybuffer: N-API gives an external buffer a
@@ -31,17 +34,11 @@
  * object instead (napi_add_finalizer). The price: the addon uses V8's C++
  * API for this one call, so it is built per Node major (npm install does).
  */
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <v8.h>
 
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
 
 #include "addon.h"
 
@@ -61,17 +58,6 @@ const napi_type_tag kLoanTag = { 0x61676e6f63617374ULL, 0x6c6f616e2d763031ULL };
 
 std::mutex g_loans_mutex;
 std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
-
-struct Mapping {
-	int32_t pid;
-	uint64_t addr;
-	uint64_t max;
-};
-std::mutex g_maps_mutex;
-std::vector<Mapping> g_maps;	/* pools mapped by mapPool() */
-
-/* Reclaimed addresses go in batches of this many. */
-constexpr uint32_t kReclaimBatch = 64;
 
 /*
  * An ArrayBuffer over [p, p + len) of pool memory, with the empty deleter
@@ -104,7 +90,7 @@ void LoanFinalize(napi_env, void *data, void *)
 			g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
 	}
 	if (live)
-		PoolFree(loan->ptr);
+		agnocast_free(loan->ptr);
 	delete loan;
 }
 
@@ -129,47 +115,15 @@ void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
 }
 
-/* Frees reclaimed blocks of our pool; returns how many. */
-uint32_t FreeReclaimed(const uint64_t *addrs, uint32_t n)
-{
-	uint32_t freed = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!PoolOwns(addrs[i]))
-			continue;	/* never: the module checks publish addresses */
-		PoolFree(U2P(addrs[i]));
-		freed++;
-	}
-	return freed;
-}
-
-/* RECLAIM until the module has nothing more to hand back. */
-uint32_t DrainReclaim(Napi::Env env)
-{
-	uint64_t addrs[kReclaimBatch];
-	uint32_t total = 0;
-	struct agnocast_reclaim_args a = {};
-
-	do {
-		a.addrs = reinterpret_cast<uintptr_t>(addrs);
-		a.addrs_cap = kReclaimBatch;
-		a.nr_addrs = 0;
-		AG_IOCTL(env, AGNOCAST_RECLAIM_CMD, &a);
-		total += FreeReclaimed(addrs, std::min(a.nr_addrs, kReclaimBatch));
-	} while (a.nr_addrs == kReclaimBatch);
-	return total;
-}
-
 Napi::Value LoanFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	uint64_t size = ArgU64(info, 0, "size");
 
-	JoinedPool(env, "loan");
-	errno = 0;
-	void *p = PoolAlloc(static_cast<size_t>(size));
+	RequireJoin(env, "agnocast_alloc");
+	void *p = agnocast_alloc(static_cast<size_t>(size));
 	if (!p)
-		ThrowErrno(env, errno ? errno : ENOMEM, "loan",
-			   std::to_string(size) + " bytes: the pool is exhausted");
+		ThrowLib(env, -errno);
 	Loan *loan = new Loan{ p, static_cast<size_t>(size), LoanState::kLive };
 	{
 		std::lock_guard<std::mutex> lock(g_loans_mutex);
@@ -183,7 +137,7 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 			g_loans.erase(reinterpret_cast<uintptr_t>(p));
 		}
 		napi_detach_arraybuffer(env, ab);
-		PoolFree(p);
+		agnocast_free(p);
 		delete loan;
 		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
 	}
@@ -204,12 +158,12 @@ Napi::Value FreeFn(const Napi::CallbackInfo &info)
 		loan->state = LoanState::kFreed;
 		g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
 	}
-	PoolFree(loan->ptr);
+	agnocast_free(loan->ptr);
 	return env.Undefined();
 }
 
 /*
- * The ioctl comes before the detach so that a refused publish (bad id,
+ * The publish comes before the detach so that a refused publish (bad id,
  * ERANGE, …) leaves the loan usable; no JavaScript can run in between, and
  * an ArrayBuffer belongs to one thread, so nothing writes into the block
  * after the module has it.
@@ -217,47 +171,33 @@ Napi::Value FreeFn(const Napi::CallbackInfo &info)
 Napi::Value PublishFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	uint32_t id = ArgU32(info, 0, "publisherId");
+	struct agnocast_publisher *pub =
+		PublisherOf(env, ArgU32(info, 0, "publisherId"), "AGNOCAST_PUBLISH_CMD");
 	Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 1, "loan");
 	uint64_t length = ArgU64(info, 2, "length");
 	Loan *loan = LiveLoan(env, buffer, "AGNOCAST_PUBLISH_CMD");
-	uint64_t reclaimed[kReclaimBatch];
-	struct agnocast_publish_args a = {};
+	uint64_t seq = 0;
 
 	if (length > loan->size)
 		ThrowErrno(env, ERANGE, "AGNOCAST_PUBLISH_CMD",
 			   "length " + std::to_string(length) + " is past the loan's " +
 				   std::to_string(loan->size) + " bytes");
-	a.publisher_id = id;
-	a.addr = reinterpret_cast<uintptr_t>(loan->ptr);
-	a.len = length;
-	a.reclaimed = reinterpret_cast<uintptr_t>(reclaimed);
-	a.reclaimed_cap = kReclaimBatch;
-	int r = Ioctl(Device(env), AGNOCAST_PUBLISH_CMD, &a);
-	/* EFAULT with a seq: published, the reclaimed addresses stay queued. */
-	if (r && !(errno == EFAULT && a.seq != 0))
-		ThrowErrno(env, errno, "AGNOCAST_PUBLISH_CMD");
+	Check(env, agnocast_publish(pub, loan->ptr, static_cast<size_t>(length), &seq));
 	{
 		std::lock_guard<std::mutex> lock(g_loans_mutex);
 		loan->state = LoanState::kPublished;
 		g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
 	}
 	Detach(env, buffer, "AGNOCAST_PUBLISH_CMD");
-	if (r == 0) {
-		uint32_t n = std::min(a.nr_reclaimed, kReclaimBatch);
-		FreeReclaimed(reclaimed, n);
-		if (n == kReclaimBatch)
-			DrainReclaim(env);
-	}
-	return Napi::BigInt::New(env, static_cast<uint64_t>(a.seq));
+	return Napi::BigInt::New(env, seq);
 }
 
 Napi::Value ReclaimFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 
-	JoinedPool(env, "reclaim");
-	return Napi::Number::New(env, DrainReclaim(env));
+	RequireJoin(env, "agnocast_reclaim");
+	return Napi::Number::New(env, Check(env, agnocast_reclaim()));
 }
 
 Napi::Value ViewFn(const Napi::CallbackInfo &info)
@@ -266,9 +206,9 @@ Napi::Value ViewFn(const Napi::CallbackInfo &info)
 	uint64_t addr = ArgU64(info, 0, "addr");
 	uint64_t len = ArgU64(info, 1, "len");
 
-	if (!AddressMapped(addr, len))
+	if (addr + len < addr || !agnocast_readable(U2P(addr), static_cast<size_t>(len)))
 		ThrowErrno(env, EFAULT, "view",
-			   "the range is not inside this process's pool or a pool mapped by mapPool()");
+			   "the range is not inside this process's pool or a pool the library maps");
 	return Napi::Value(env, PoolArrayBuffer(U2P(addr), static_cast<size_t>(len)));
 }
 
@@ -296,89 +236,7 @@ Napi::Value AddressOfFn(const Napi::CallbackInfo &info)
 	return Napi::BigInt::New(env, static_cast<uint64_t>(addr));
 }
 
-Napi::Value MapPoolFn(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	int32_t pid = ArgI32(info, 0, "pid");
-	struct agnocast_map_pool_args a = {};
-
-	a.pool.pid = pid;
-	AG_IOCTL(env, AGNOCAST_MAP_POOL_CMD, &a);
-	if (pid == getpid())
-		return PoolInfoObject(env, a.pool);	/* ours: mapped already, nothing declared */
-
-	std::string name = "/agnocast@" + std::to_string(pid);
-	void *want = U2P(a.pool.addr);
-	const char *failed = nullptr;
-	int err = 0;
-	int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		failed = "shm_open";
-		err = errno;
-	} else {
-		void *p = mmap(want, a.pool.max, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-		if (p != want) {
-			failed = "mmap";
-			err = p == MAP_FAILED ? errno : EEXIST;
-			if (p != MAP_FAILED)
-				munmap(p, a.pool.max);
-		}
-		close(fd);
-	}
-	if (failed) {
-		struct agnocast_map_pool_args u = {};
-		u.pool.pid = pid;
-		Ioctl(Device(env), AGNOCAST_UNMAP_POOL_CMD, &u);
-		ThrowErrno(env, err, failed, name);
-	}
-	{
-		std::lock_guard<std::mutex> lock(g_maps_mutex);
-		g_maps.push_back(Mapping{ pid, a.pool.addr, a.pool.max });
-	}
-	return PoolInfoObject(env, a.pool);
-}
-
-Napi::Value UnmapPoolFn(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	int32_t pid = ArgI32(info, 0, "pid");
-	uint64_t addr = ArgU64(info, 1, "addr");
-	uint64_t max = ArgU64(info, 2, "max");
-
-	if (pid == getpid())
-		return env.Undefined();	/* mapPool() of our own pid mapped nothing */
-	{
-		/* Only what mapPool() mapped: never munmap anything else. */
-		std::lock_guard<std::mutex> lock(g_maps_mutex);
-		auto it = std::find_if(g_maps.begin(), g_maps.end(), [&](const Mapping &m) {
-			return m.pid == pid && m.addr == addr && m.max == max;
-		});
-		if (it == g_maps.end())
-			ThrowErrno(env, EINVAL, "unmapPool", "that pool is not mapped by mapPool()");
-		g_maps.erase(it);
-	}
-	if (munmap(U2P(addr), max))
-		ThrowErrno(env, errno, "munmap");
-	struct agnocast_map_pool_args a = {};
-	a.pool.pid = pid;
-	AG_IOCTL(env, AGNOCAST_UNMAP_POOL_CMD, &a);
-	return env.Undefined();
-}
-
 }  // namespace
-
-bool AddressMapped(uint64_t addr, uint64_t len)
-{
-	if (addr + len < addr)
-		return false;
-	if (PoolOwns(addr))
-		return addr + len <= PoolBase() + PoolSize();
-	std::lock_guard<std::mutex> lock(g_maps_mutex);
-	for (const Mapping &m : g_maps)
-		if (addr >= m.addr && addr + len <= m.addr + m.max)
-			return true;
-	return false;
-}
 
 void InitMemory(Napi::Env env, Napi::Object exports)
 {
@@ -388,8 +246,6 @@ void InitMemory(Napi::Env env, Napi::Object exports)
 	exports.Set("reclaim", Napi::Function::New(env, ReclaimFn, "reclaim"));
 	exports.Set("view", Napi::Function::New(env, ViewFn, "view"));
 	exports.Set("addressOf", Napi::Function::New(env, AddressOfFn, "addressOf"));
-	exports.Set("mapPool", Napi::Function::New(env, MapPoolFn, "mapPool"));
-	exports.Set("unmapPool", Napi::Function::New(env, UnmapPoolFn, "unmapPool"));
 }
 
 }  // namespace agnocast

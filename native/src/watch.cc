@@ -11,7 +11,6 @@
  * cleanup hook closes what is left and tells Node it is done once the last
  * close callback has run: a worker's loop is then empty when Node closes it.
  */
-#include <unistd.h>
 #include <uv.h>
 
 #include <unordered_map>
@@ -194,18 +193,6 @@ Napi::Value RefWatchFn(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
-/* Any descriptor the library opened through us (queue, pidfd): never one libuv still polls. */
-Napi::Value CloseFdFn(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	int32_t fd = ArgI32(info, 0, "fd");
-
-	StopWatchesOnFd(env, fd);
-	if (close(fd) < 0)
-		ThrowErrno(env, errno, "close");
-	return env.Undefined();
-}
-
 }  // namespace
 
 void StopWatchesOnFd(napi_env env, int fd)
@@ -234,7 +221,6 @@ void InitWatch(Napi::Env env, Napi::Object exports)
 	exports.Set("watch", Napi::Function::New(env, WatchFn, "watch"));
 	exports.Set("unwatch", Napi::Function::New(env, UnwatchFn, "unwatch"));
 	exports.Set("refWatch", Napi::Function::New(env, RefWatchFn, "refWatch"));
-	exports.Set("closeFd", Napi::Function::New(env, CloseFdFn, "closeFd"));
 }
 
 }  // namespace agnocast

@@ -390,7 +390,7 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,c,uds,cp,worker', cbench: path.join(ROOT, 'build/bench/cbench'), replot: '' };
+    only: 'ts,c,uds,cp,worker', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
     if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker] [--cbench PATH]`);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * agnocast C->C latency bench, built on the demo's C client (agn.c).
+ * agnocast C->C latency bench, on libagnocast.
  *   cbench sub             subscribes to /agnocast_bench/c_data, acks each
  *                          message on /agnocast_bench/c_ack with its latency
  *   cbench pub SIZE:COUNT,...
@@ -18,16 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agn.h"
+#include "libagnocast.h"
+#include "util.h"
 
 #define DATA "/agnocast_bench/c_data"
 #define ACK  "/agnocast_bench/c_ack"
 
 struct hdr { uint64_t seq, t_pub_ns; };
 struct ack { uint64_t seq, lat_ns; };
-
-static struct agn a;
-static struct agn_ring ring;
 
 static void wait_fd(int fd)
 {
@@ -39,36 +37,44 @@ static void wait_fd(int fd)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			agn_die("poll: %s", r ? strerror(errno) : "timeout (60 s)");
+			demo_die("poll: %s", r ? strerror(errno) : "timeout (60 s)");
 		return;
 	}
 }
 
-static uint64_t alloc(uint64_t len)
+static void *alloc(uint64_t len)
 {
-	uint64_t addr;
+	void *p;
 
-	while (!(addr = agn_ring_alloc(&ring, len, 64)))
-		if (!agn_reclaim(&a, &ring))
-			agn_die("pool has no room for %llu bytes", (unsigned long long)len);
-	return addr;
+	while (!(p = agnocast_memalign(64, len)))
+		if (!demo_ok(agnocast_reclaim(), "reclaiming"))
+			demo_die("pool has no room for %llu bytes: %s", (unsigned long long)len,
+				 agnocast_last_error());
+	return p;
+}
+
+/* Publish one ack (seq, lat) on pub. */
+static void ack(struct agnocast_publisher *pub, uint64_t seq, uint64_t lat)
+{
+	struct ack *k = alloc(sizeof(*k));
+
+	*k = (struct ack){ seq, lat };
+	demo_ok(agnocast_publish(pub, k, sizeof(*k), NULL), "publishing an ack");
 }
 
 static int run_sub(void)
 {
-	int fd;
-	uint32_t sub, pub;
+	struct agnocast_subscriber *sub;
+	struct agnocast_publisher *pub;
 	struct agnocast_entry e[64];
+	int fd;
 
-	agn_join(&a, "cbench-sub", 4u << 20, 0, 0);
-	agn_ring_init(&ring, a.pool_addr, a.pool_size);
-	sub = agn_add_subscriber(&a, DATA, 64, 0, &fd);
-	pub = agn_add_publisher(&a, ACK, 1, AGNOCAST_QOS_TRANSIENT_LOCAL);
-	{	/* hello: seq 0 */
-		uint64_t addr = alloc(sizeof(struct ack));
-		*(struct ack *)agn_ptr(addr) = (struct ack){ 0, 0 };
-		agn_publish(&a, pub, addr, sizeof(struct ack), &ring);
-	}
+	demo_name("cbench-sub");
+	demo_join(4u << 20, 0);
+	demo_ok(agnocast_subscriber_create(DATA, &(struct agnocast_qos){ 64, 0 }, &sub), DATA);
+	fd = agnocast_subscriber_fd(sub);
+	demo_ok(agnocast_publisher_create(ACK, &(struct agnocast_qos){ 1, AGNOCAST_QOS_TRANSIENT_LOCAL }, &pub), ACK);
+	ack(pub, 0, 0);	/* hello: seq 0 */
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
@@ -76,23 +82,22 @@ static int run_sub(void)
 		uint64_t now;
 
 		wait_fd(fd);
-		n = agn_receive(&a, sub, e, 64);
-		now = agn_now_ns();
+		n = (unsigned int)demo_ok(agnocast_receive(sub, e, 64), "receiving");
+		now = demo_now_ns();
 		for (i = 0; i < n; i++) {
-			const struct hdr *h = agn_ptr(e[i].addr);
-			uint64_t seq = h->seq, lat = now - h->t_pub_ns, addr;
+			const struct hdr *h = agnocast_entry_data(&e[i]);
+			uint64_t seq = h->seq, lat = now - h->t_pub_ns;
+			pid_t publisher = e[i].pid;
 
-			agn_release(&a, sub, e[i].seq);
-			addr = alloc(sizeof(struct ack));
-			*(struct ack *)agn_ptr(addr) = (struct ack){ seq, lat };
-			agn_publish(&a, pub, addr, sizeof(struct ack), &ring);
+			demo_ok(agnocast_release(sub, &e[i]), "releasing");
+			ack(pub, seq, lat);
 			if (seq == UINT64_MAX) {
 				/* Stay until the publisher read that ack and left. */
-				int gone = agn_pidfd(e[i].pid);	/* -1: gone already */
+				int gone = demo_pidfd(publisher);	/* -1: gone already */
 
 				if (gone >= 0)
 					wait_fd(gone);
-				agn_leave(&a);
+				demo_ok(agnocast_leave(), "leaving");
 				return 0;
 			}
 		}
@@ -100,7 +105,7 @@ static int run_sub(void)
 }
 
 /* Waits for the ack of seq; returns its latency. */
-static uint64_t wait_ack(uint32_t sub, int fd, uint64_t seq)
+static uint64_t wait_ack(struct agnocast_subscriber *sub, int fd, uint64_t seq)
 {
 	struct agnocast_entry e[64];
 
@@ -109,14 +114,14 @@ static uint64_t wait_ack(uint32_t sub, int fd, uint64_t seq)
 		int got = 0;
 		uint64_t lat = 0;
 
-		n = agn_receive(&a, sub, e, 64);
+		n = (unsigned int)demo_ok(agnocast_receive(sub, e, 64), "receiving acks");
 		for (i = 0; i < n; i++) {
-			const struct ack *k = agn_ptr(e[i].addr);
+			const struct ack *k = agnocast_entry_data(&e[i]);
 			if (k->seq == seq) {
 				got = 1;
 				lat = k->lat_ns;
 			}
-			agn_release(&a, sub, e[i].seq);
+			demo_ok(agnocast_release(sub, &e[i]), "releasing an ack");
 		}
 		if (got)
 			return lat;
@@ -126,49 +131,52 @@ static uint64_t wait_ack(uint32_t sub, int fd, uint64_t seq)
 
 static int run_pub(char *spec)
 {
-	int fd;
-	uint32_t sub, pub;
+	struct agnocast_subscriber *sub;
+	struct agnocast_publisher *pub;
 	uint64_t seq = 0;
 	char *tok, *save = NULL;
+	int fd;
 
-	agn_join(&a, "cbench-pub", 256u << 20, 0, 0);
-	agn_ring_init(&ring, a.pool_addr, a.pool_size);
-	sub = agn_add_subscriber(&a, ACK, 64, AGNOCAST_QOS_TRANSIENT_LOCAL, &fd);
-	pub = agn_add_publisher(&a, DATA, 1, 0);
+	demo_name("cbench-pub");
+	demo_join(256u << 20, 0);
+	demo_ok(agnocast_subscriber_create(ACK, &(struct agnocast_qos){ 64, AGNOCAST_QOS_TRANSIENT_LOCAL }, &sub), ACK);
+	fd = agnocast_subscriber_fd(sub);
+	demo_ok(agnocast_publisher_create(DATA, &(struct agnocast_qos){ 1, 0 }, &pub), DATA);
 	wait_ack(sub, fd, 0);	/* the subscriber's hello */
 	for (tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
 		uint64_t len, count, i, t0;
 
 		if (!colon)
-			agn_die("bad SIZE:COUNT '%s'", tok);
+			demo_die("bad SIZE:COUNT '%s'", tok);
 		*colon = 0;
 		len = strtoull(tok, NULL, 10);
 		count = strtoull(colon + 1, NULL, 10);
 		if (len < sizeof(struct hdr) || !count)
-			agn_die("bad SIZE:COUNT");
-		t0 = agn_now_ns();
+			demo_die("bad SIZE:COUNT");
+		t0 = demo_now_ns();
 		for (i = 0; i < count; i++) {
-			uint64_t addr = alloc(len), lat;
-			struct hdr *h = agn_ptr(addr);
+			struct hdr *h = alloc(len);
+			uint64_t lat;
 
 			h->seq = ++seq;
-			h->t_pub_ns = agn_now_ns();
-			agn_publish(&a, pub, addr, len, &ring);
+			h->t_pub_ns = demo_now_ns();
+			demo_ok(agnocast_publish(pub, h, len, NULL), "publishing");
 			lat = wait_ack(sub, fd, seq);
 			printf("%llu %llu\n", (unsigned long long)len, (unsigned long long)lat);
 		}
 		printf("rate %llu %.1f\n", (unsigned long long)len,
-		       (double)count * 1e9 / (double)(agn_now_ns() - t0));
+		       (double)count * 1e9 / (double)(demo_now_ns() - t0));
 		fflush(stdout);
 	}
 	{	/* the end */
-		uint64_t addr = alloc(sizeof(struct hdr));
-		*(struct hdr *)agn_ptr(addr) = (struct hdr){ UINT64_MAX, agn_now_ns() };
-		agn_publish(&a, pub, addr, sizeof(struct hdr), &ring);
+		struct hdr *h = alloc(sizeof(*h));
+
+		*h = (struct hdr){ UINT64_MAX, demo_now_ns() };
+		demo_ok(agnocast_publish(pub, h, sizeof(*h), NULL), "publishing the end");
 	}
 	wait_ack(sub, fd, UINT64_MAX);	/* leaving earlier would withdraw it unread */
-	agn_leave(&a);
+	demo_ok(agnocast_leave(), "leaving");
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The demo's protocol (demo.h) for the TypeScript side, publisher.mjs and
-// subscriber.mjs, and the few helpers they share (as agn.c has for C):
+// subscriber.mjs, and the few helpers they share (as util.c has for C):
 // sizes, "[name]: " lines, /proc/self/pagemap, the command line.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,7 +38,7 @@ let listening = false;
 /**
  * Sets the name every line starts with, and what to undo before any exit
  * (closing the node unlinks its /new_publisher@<pid>: the module does not
- * clean queues up), including on SIGTERM/SIGINT/SIGHUP, as agn.c does.
+ * clean queues up), including on SIGTERM/SIGINT/SIGHUP, as util.c does.
  * @param {string} name
  * @param {() => void} [onExit]
  */
@@ -61,7 +61,7 @@ export function say(text) {
 }
 
 /**
- * Ends the process with a message, as agn_die does.
+ * Ends the process with a message, as demo_die does.
  * @param {string} text
  * @returns {never}
  */
@@ -115,7 +115,7 @@ export function seconds(text, what) {
 const UNITS = new Map([['', 1], ['K', 2 ** 10], ['M', 2 ** 20], ['G', 2 ** 30]]);
 
 /**
- * "64", "4K", "16M", "1G" (powers of 1024) -> bytes; 0 if malformed (agn_parse_size).
+ * "64", "4K", "16M", "1G" (powers of 1024) -> bytes; 0 if malformed (demo_parse_size).
  * @param {string | undefined} s
  */
 export function parseSize(s) {
@@ -124,7 +124,7 @@ export function parseSize(s) {
 }
 
 /**
- * 64 B, 4 KiB, 16 MiB ..., one decimal if not a round number (agn_fmt_size).
+ * 64 B, 4 KiB, 16 MiB ..., one decimal if not a round number (demo_fmt_size).
  * @param {number} bytes
  */
 export function fmtSize(bytes) {
@@ -144,7 +144,7 @@ export function fmtSize(bytes) {
 /**
  * Physical frame of the page at `address` in this process, from
  * /proc/self/pagemap: bit 63 present, bits 0-54 the frame (zero unless
- * CAP_SYS_ADMIN). 0n if unknown (agn_pfn). Pages are 4 KiB on x86-64.
+ * CAP_SYS_ADMIN). 0n if unknown (demo_pfn). Pages are 4 KiB on x86-64.
  * @param {bigint} address
  */
 export function pfn(address) {

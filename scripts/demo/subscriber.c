@@ -20,8 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agn.h"
 #include "demo.h"
+#include "libagnocast.h"
+#include "util.h"
 
 #define POOL_SIZE	(1u << 20)	/* only acks go in our own pool */
 #define SIZES_MAX	32
@@ -33,9 +34,8 @@ struct size_stats {
 	size_t cap;
 };
 
-static struct agn a;
-static struct agn_ring ring;
-static uint32_t ack_pub;
+static struct agnocast_pool pool;
+static struct agnocast_publisher *ack_pub;
 static struct size_stats sizes[SIZES_MAX];
 static unsigned int nr_sizes, errors;
 static uint64_t expected = 1, received;
@@ -43,25 +43,19 @@ static uint64_t expected = 1, received;
 #define ERROR(...)							\
 	do {								\
 		if (errors++ < ERRORS_SHOWN)				\
-			agn_say(&a, "VERIFY FAILED: " __VA_ARGS__);	\
+			demo_say("VERIFY FAILED: " __VA_ARGS__);	\
 	} while (0)
 
 static void send_ack(uint64_t index)
 {
-	uint64_t addr = agn_ring_alloc(&ring, sizeof(struct demo_ack), 64);
-	struct demo_ack *k;
+	struct demo_ack *k = agnocast_alloc(sizeof(*k));
 
-	if (!addr) {
-		agn_reclaim(&a, &ring);
-		addr = agn_ring_alloc(&ring, sizeof(struct demo_ack), 64);
-		if (!addr)
-			agn_die("no room for an ack in our pool");
-	}
-	k = agn_ptr(addr);
+	if (!k)
+		demo_die("no room for an ack in our pool: %s", agnocast_last_error());
 	k->magic = DEMO_ACK_MAGIC;
-	k->pid = a.pid;
+	k->pid = pool.pid;
 	k->index = index;
-	agn_publish(&a, ack_pub, addr, sizeof(*k), &ring);
+	demo_ok(agnocast_publish(ack_pub, k, sizeof(*k), NULL), "publishing an ack");
 }
 
 static struct size_stats *stats_for(uint64_t len)
@@ -73,7 +67,7 @@ static struct size_stats *stats_for(uint64_t len)
 		if (sizes[i].len == len)
 			return &sizes[i];
 	if (nr_sizes == SIZES_MAX)
-		agn_die("more than %d message sizes", SIZES_MAX);
+		demo_die("more than %d message sizes", SIZES_MAX);
 	s = &sizes[nr_sizes++];
 	s->len = len;
 	return s;
@@ -86,7 +80,7 @@ static void record(struct size_stats *s, const struct demo_msg *m,
 		s->cap = s->cap ? 2 * s->cap : 256;
 		s->lat_ns = realloc(s->lat_ns, s->cap * sizeof(*s->lat_ns));
 		if (!s->lat_ns)
-			agn_die("out of memory");
+			demo_die("out of memory");
 	}
 	if (!s->count)
 		s->t_first_pub = m->t_pub_ns;
@@ -101,7 +95,7 @@ static void record(struct size_stats *s, const struct demo_msg *m,
 static void show_read_only(uint64_t addr)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	void *p = agn_ptr(addr & ~(uint64_t)(page - 1));
+	void *p = demo_ptr(addr & ~(uint64_t)(page - 1));
 	struct rlimit no_core = { 0, 0 };
 	int mp_errno = 0, status;
 	pid_t child;
@@ -113,16 +107,16 @@ static void show_read_only(uint64_t addr)
 	fflush(stdout);
 	child = fork();
 	if (child < 0)
-		agn_die("fork: %s", strerror(errno));
+		demo_die("fork: %s", strerror(errno));
 	if (child == 0) {
 		setrlimit(RLIMIT_CORE, &no_core);
-		*(volatile char *)agn_ptr(addr) = 0;
+		*(volatile char *)demo_ptr(addr) = 0;
 		_exit(0);
 	}
 	if (waitpid(child, &status, 0) != child)
-		agn_die("waitpid: %s", strerror(errno));
+		demo_die("waitpid: %s", strerror(errno));
 	if (mp_errno && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
-		agn_say(&a, "read-only: mprotect(PROT_WRITE) on the publisher's pool fails (%s); "
+		demo_say("read-only: mprotect(PROT_WRITE) on the publisher's pool fails (%s); "
 			"a forked child that wrote at 0x%llx was killed by SIGSEGV; we carry on",
 			strerrorname_np(mp_errno), (unsigned long long)addr);
 	else
@@ -134,10 +128,10 @@ static void show_zero_copy(const struct agnocast_entry *e,
 			   const struct demo_msg *m)
 {
 	uint64_t last = e->addr + e->len - 1;
-	uint64_t pf = agn_pfn(e->addr), pl = agn_pfn(last);
+	uint64_t pf = demo_pfn(e->addr), pl = demo_pfn(last);
 	char sz[32], pages[192];
 
-	agn_fmt_size(sz, sizeof(sz), e->len);
+	demo_fmt_size(sz, sizeof(sz), e->len);
 	if (m->loan_addr != e->addr) {
 		ERROR("%s message %llu: publisher wrote at 0x%llx, we read at 0x%llx",
 		      sz, (unsigned long long)m->index,
@@ -165,7 +159,7 @@ static void show_zero_copy(const struct agnocast_entry *e,
 		snprintf(pages, sizeof(pages),
 			 "same address; physical pages not compared: /proc/self/pagemap shows frames to root only");
 	}
-	agn_say(&a, "zero-copy %7s: publisher wrote at 0x%llx, subscriber read at 0x%llx (%s)",
+	demo_say("zero-copy %7s: publisher wrote at 0x%llx, subscriber read at 0x%llx (%s)",
 		sz, (unsigned long long)m->loan_addr,
 		(unsigned long long)e->addr, pages);
 }
@@ -173,8 +167,8 @@ static void show_zero_copy(const struct agnocast_entry *e,
 /* Check one entry where it lies; returns 1 for the END message. */
 static int check(const struct agnocast_entry *e, uint64_t t_recv)
 {
-	const struct demo_msg *m = agn_ptr(e->addr);
-	const uint8_t *bytes = agn_ptr(e->addr);
+	const struct demo_msg *m = agnocast_entry_data(e);
+	const uint8_t *bytes = agnocast_entry_data(e);
 
 	if (e->len < sizeof(*m) || m->magic != DEMO_MSG_MAGIC) {
 		ERROR("seq %llu at 0x%llx (%llu bytes) is not a demo message",
@@ -234,7 +228,7 @@ static void report(void)
 	unsigned int i;
 	char sz[32];
 
-	agn_say(&a, "%llu messages and END received; %s", (unsigned long long)received,
+	demo_say("%llu messages and END received; %s", (unsigned long long)received,
 		errors ? "SOME FAILED VERIFICATION (above)" :
 			 "none missing, every one verified in place (header, first and last byte)");
 	printf("    %9s %7s %10s %10s %11s %11s\n", "size", "count", "p50 µs",
@@ -246,7 +240,7 @@ static void report(void)
 
 		qsort(s->lat_ns, s->count, sizeof(*s->lat_ns), cmp_u64);
 		printf("    %9s %7llu %10.1f %10.1f %11.0f %11.1f\n",
-		       agn_fmt_size(sz, sizeof(sz), s->len),
+		       demo_fmt_size(sz, sizeof(sz), s->len),
 		       (unsigned long long)s->count, pct_us(s, 0.50),
 		       pct_us(s, 0.99), rate, rate * (double)s->len / 1e6);
 	}
@@ -266,7 +260,7 @@ static void wait_publisher_exit(int pidfd, int timeout_ms)
 		r = poll(&p, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
-		agn_die("the publisher is still there %d s after END", timeout_ms / 1000);
+		demo_die("the publisher is still there %d s after END", timeout_ms / 1000);
 	close(pidfd);
 }
 
@@ -290,7 +284,7 @@ int main(int argc, char **argv)
 	int with_queue = 1, timeout_ms = 60000, c, fd, done = 0;
 	int pub_pidfd = -1;	/* the publisher's, once we know it */
 	pid_t publisher = 0;
-	uint32_t sub;
+	struct agnocast_subscriber *sub;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -306,28 +300,32 @@ int main(int argc, char **argv)
 	/* We wait for the publisher's exit instead (demo.h). */
 	signal(DEMO_DONE_SIGNAL, SIG_IGN);
 
-	agn_join(&a, name, POOL_SIZE, 0, with_queue);
-	agn_say(&a, "pid %d, joined: own pool 0x%llx (acks only)%s", (int)a.pid,
-		(unsigned long long)a.pool_addr,
-		with_queue ? ", discovery queue /new_publisher@<pid> created" :
-			     ", no discovery queue (publishers are found by their entries' pid)");
-	agn_ring_init(&ring, a.pool_addr, a.pool_size);
-	sub = agn_add_subscriber(&a, DEMO_TOPIC, DEMO_SUB_DEPTH, 0, &fd);
-	ack_pub = agn_add_publisher(&a, DEMO_ACK_TOPIC, 1, AGNOCAST_QOS_TRANSIENT_LOCAL);
+	demo_name(name);
+	pool = demo_join(POOL_SIZE, with_queue);
+	demo_say("pid %d, joined: own pool 0x%llx (acks only)%s", (int)pool.pid,
+		 (unsigned long long)pool.addr,
+		 with_queue ? ", discovery queue /new_publisher@<pid> made when subscribing" :
+			      ", no discovery queue (publishers are found by their entries' addresses)");
+	demo_ok(agnocast_subscriber_create(DEMO_TOPIC, &(struct agnocast_qos){ DEMO_SUB_DEPTH, 0 }, &sub),
+		"subscribing to " DEMO_TOPIC);
+	fd = agnocast_subscriber_fd(sub);
+	demo_new_pools("listed by ADD_SUBSCRIBER(" DEMO_TOPIC ")");
+	demo_ok(agnocast_publisher_create(DEMO_ACK_TOPIC, &(struct agnocast_qos){ 1, AGNOCAST_QOS_TRANSIENT_LOCAL },
+					  &ack_pub), "creating the ack publisher");
 	send_ack(0);
-	agn_say(&a, "subscribed to %s, said hello on %s; waiting (poll)", DEMO_TOPIC,
+	demo_say("subscribed to %s, said hello on %s; waiting (poll)", DEMO_TOPIC,
 		DEMO_ACK_TOPIC);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
 
 		if (!f || fputs("ready\n", f) < 0 || fclose(f))
-			agn_die("cannot write %s", ready);
+			demo_die("cannot write %s", ready);
 	}
 
 	while (!done) {
 		struct pollfd p[3] = { { .fd = fd, .events = POLLIN },
 				       { .fd = pub_pidfd, .events = POLLIN },
-				       { .fd = (int)a.queue, .events = POLLIN } };
+				       { .fd = agnocast_events_fd(), .events = POLLIN } };
 		unsigned int n, i;
 		uint64_t t_recv;
 		int r = poll(p, 3, timeout_ms);	/* negative fds are skipped */
@@ -335,36 +333,41 @@ int main(int argc, char **argv)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			agn_die("poll: %s", strerror(errno));
+			demo_die("poll: %s", strerror(errno));
 		if (r == 0)
-			agn_die("nothing for %d s (received %llu messages)",
+			demo_die("nothing for %d s (received %llu messages)",
 				timeout_ms / 1000, (unsigned long long)received);
 		if (p[0].revents & (POLLHUP | POLLERR))
-			agn_die("our subscriber fd reported POLLHUP/POLLERR");
-		agn_drain_queue(&a);
+			demo_die("our subscriber fd reported POLLHUP/POLLERR");
+		if (p[2].revents & POLLIN) {
+			demo_ok(agnocast_handle_events(), "handling announcements");
+			demo_new_pools("announced on our /new_publisher@<pid>");
+		}
 		if (p[0].revents & POLLIN) {
-			n = agn_receive(&a, sub, e, DEMO_SUB_DEPTH);
-			t_recv = agn_now_ns();
+			n = (unsigned int)demo_ok(agnocast_receive(sub, e, DEMO_SUB_DEPTH), "receiving");
+			t_recv = demo_now_ns();
+			if (n)
+				demo_new_pools("learnt from a received entry's address");
 			for (i = 0; i < n; i++) {
 				done |= check(&e[i], t_recv);
-				agn_release(&a, sub, e[i].seq);
+				demo_ok(agnocast_release(sub, &e[i]), "releasing");
 			}
 			if (n)
 				send_ack(expected - 1);
 			if (n && e[0].pid != publisher) {
 				if (pub_pidfd >= 0)
-					agn_die("a second publisher (process %d) on %s",
+					demo_die("a second publisher (process %d) on %s",
 						e[0].pid, DEMO_TOPIC);
 				publisher = e[0].pid;
-				pub_pidfd = agn_pidfd(publisher);
+				pub_pidfd = demo_pidfd(publisher);
 			}
 		}
 		if (!done && (p[1].revents & POLLIN))
-			agn_die("publisher %d exited before END (we received %llu messages)",
+			demo_die("publisher %d exited before END (we received %llu messages)",
 				(int)publisher, (unsigned long long)received);
 	}
 	wait_publisher_exit(pub_pidfd, timeout_ms);
 	report();
-	agn_leave(&a);
+	demo_ok(agnocast_leave(), "leaving");
 	return errors ? 1 : 0;
 }

@@ -24,8 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agn.h"
+#include "libagnocast.h"
 #include "typed.h"
+#include "util.h"
 
 struct kind {
 	const char *name;
@@ -89,7 +90,7 @@ static void sample_where(const void *p)
 	const struct Sample *m = p;
 
 	printf(" origin=0x%" PRIx64 " tag=0x%" PRIx64 " samples=0x%" PRIx64,
-	       agn_addr(m->origin), agn_addr(m->tag), agn_addr(m->samples));
+	       demo_addr(m->origin), demo_addr(m->tag), demo_addr(m->samples));
 }
 
 static uint32_t sample_tail(const void *p)
@@ -168,25 +169,24 @@ static const struct kind kinds[] = {
 	  note_where, note_tail, note_print },
 };
 
-static void publish(struct agn *a, const struct kind *k, const char *topic, unsigned int count)
+static void publish(const struct kind *k, const char *topic, unsigned int count)
 {
-	struct agn_ring ring;
-	uint32_t pub = agn_add_publisher(a, topic, count, 0);
+	struct agnocast_publisher *pub;
 	char buf[64];
 	unsigned int i;
 
-	agn_ring_init(&ring, a->pool_addr, a->pool_size);
+	demo_ok(agnocast_publisher_create(topic, &(struct agnocast_qos){ count, 0 }, &pub), topic);
 	for (i = 0; i < count; i++) {
 		uint64_t len = k->len(k->count(i));
-		uint64_t addr = agn_ring_alloc(&ring, len, k->align);
+		void *m = agnocast_memalign(k->align < 16 ? 16 : k->align, len);
 		uint64_t seq;
 
-		if (!addr)
-			agn_die("typed_peer: no room for %" PRIu64 " bytes", len);
-		k->fill(agn_ptr(addr), i);
-		seq = agn_publish(a, pub, addr, len, &ring);
-		printf("published %" PRIu64 " 0x%" PRIx64 " %" PRIu64, seq, addr, len);
-		k->where(agn_ptr(addr));
+		if (!m)
+			demo_die("no room for %" PRIu64 " bytes: %s", len, agnocast_last_error());
+		k->fill(m, i);
+		demo_ok(agnocast_publish(pub, m, len, &seq), "publishing");
+		printf("published %" PRIu64 " 0x%" PRIx64 " %" PRIu64, seq, demo_addr(m), len);
+		k->where(m);
 		printf("\n");
 	}
 	fflush(stdout);
@@ -197,11 +197,11 @@ static void publish(struct agn *a, const struct kind *k, const char *topic, unsi
 static void print_typed(const struct agnocast_entry *e, void *ctx)
 {
 	const struct kind *k = ctx;
-	const void *m = agn_ptr(e->addr);
+	const void *m = agnocast_entry_data(e);
 
 	/* Read the count only once the fixed part is known to be there. */
 	if (e->len < k->len(0) || e->len < k->len(k->tail(m)))
-		agn_die("typed_peer: %s %" PRIu64 " is %" PRIu64 " bytes, too short",
+		demo_die("%s %" PRIu64 " is %" PRIu64 " bytes, too short",
 			k->name, (uint64_t)e->seq, (uint64_t)e->len);
 	printf("%s %" PRIu64 " 0x%" PRIx64 " %" PRIu64, k->name,
 	       (uint64_t)e->seq, (uint64_t)e->addr, (uint64_t)e->len);
@@ -212,7 +212,6 @@ static void print_typed(const struct agnocast_entry *e, void *ctx)
 int main(int argc, char **argv)
 {
 	const struct kind *k = NULL;
-	struct agn a;
 	size_t i;
 
 	for (i = 0; argc == 5 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -222,12 +221,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: typed_peer pub|sub sample|note TOPIC COUNT\n");
 		return 2;
 	}
-	agn_join(&a, "typed_peer", 1 << 20, 0, 0);
+	demo_name("typed_peer");
+	demo_join(1 << 20, 1);
 	if (!strcmp(argv[1], "pub"))
-		publish(&a, k, argv[3], (unsigned int)atoi(argv[4]));
+		publish(k, argv[3], (unsigned int)atoi(argv[4]));
 	else
-		agn_subscribe_each(&a, argv[3], (unsigned int)atoi(argv[4]), print_typed,
-				   (void *)k);
-	agn_leave(&a);
+		demo_subscribe_each(argv[3], (unsigned int)atoi(argv[4]), print_typed, (void *)k);
+	demo_ok(agnocast_leave(), "leaving");
 	return 0;
 }

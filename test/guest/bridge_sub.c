@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * bridge_sub TOPIC COUNT: a C subscriber for the bridge tests. Prints
+ * bridge_sub TOPIC COUNT: a C subscriber (libagnocast) for the bridge tests. Prints
  * "ready", then for each of COUNT messages
  *     msg INDEX SIZE HASH ok|bad PID
  * where HASH is the hash of test/guest/content.mjs over the payload and
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agn.h"
+#include "libagnocast.h"
+#include "util.h"
 
 #define MAGIC 0x424e4741u
 #define HEADER 24
@@ -30,7 +31,7 @@ static void mix(uint32_t *h1, uint32_t *h2, uint32_t w)
 
 static void check(const struct agnocast_entry *e, void *ctx)
 {
-	const unsigned char *p = agn_ptr(e->addr);
+	const unsigned char *p = agnocast_entry_data(e);
 	uint32_t h1 = 0x811c9dc5u, h2 = 0x9747b28cu, w;
 	uint64_t n = e->len, i, words;
 	int ok;
@@ -58,14 +59,13 @@ static void check(const struct agnocast_entry *e, void *ctx)
 
 int main(int argc, char **argv)
 {
-	struct agn a;
-
 	if (argc != 3) {
 		fprintf(stderr, "usage: bridge_sub TOPIC COUNT\n");
 		return 2;
 	}
-	agn_join(&a, "bridge_sub", 1 << 20, 0, 1);
-	agn_subscribe_each(&a, argv[1], (unsigned int)atoi(argv[2]), check, NULL);
-	agn_leave(&a);
+	demo_name("bridge_sub");
+	demo_join(1 << 20, 1);
+	demo_subscribe_each(argv[1], (unsigned int)atoi(argv[2]), check, NULL);
+	demo_ok(agnocast_leave(), "leaving");
 	return 0;
 }

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Helpers around the agnocast ioctls (see ag.h). */
+/*
+ * Helpers around the agnocast ioctls (see ag.h). The real join and the
+ * mapping of other pools are libagnocast's (agnocast_join,
+ * agnocast_map_pool); the raw calls here are for checking errors.
+ */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +13,7 @@
 
 #include "ag.h"
 #include "harness.h"
+#include "libagnocast.h"
 
 int ag_open_at(const char *f, int l)
 {
@@ -96,12 +101,23 @@ void prepare_pool_at(const char *f, int l, int dev, uint64_t size,
 void join_process_at(const char *f, int l, int dev, uint64_t size,
 		     uint64_t max, struct ag_pool *pool)
 {
-	struct agnocast_attach_pool_args at = { 0 };
+	/* max 0 means "the size" to the module; say so to the library. */
+	struct agnocast_join_opts o = { .pool_size = size, .pool_max = max ? max : size,
+					.dev_fd = dev, .flags = AGNOCAST_OPT_NO_DISCOVERY };
+	struct agnocast_pool p;
+	int r = agnocast_join(&o);
 
-	prepare_pool_at(f, l, dev, size, max, pool);
-	at.fd = pool->shm_fd;
-	if (ag_ioctl(dev, AGNOCAST_ATTACH_POOL_CMD, &at))
-		fail_at(f, l, "ATTACH_POOL: %s", errname(errno));
+	if (r < 0)
+		fail_at(f, l, "agnocast_join(size %llu, max %llu): %s", (unsigned long long)size,
+			(unsigned long long)max, agnocast_last_error());
+	if (r == 1)
+		fail_at(f, l, "agnocast_join: this process had joined already, expected a fresh join");
+	if (agnocast_pool_info(&p))
+		fail_at(f, l, "agnocast_pool_info: %s", agnocast_last_error());
+	pool->shm_fd = p.pool_fd;
+	pool->addr = p.addr;
+	pool->size = p.size;
+	pool->max = p.max;
 }
 
 int attach_raw(int dev, int fd)
@@ -336,32 +352,20 @@ int unmap_pool_raw(int dev, pid_t pid)
 void map_peer_at(const char *f, int l, int dev, pid_t pid,
 		 struct agnocast_pool_info *out)
 {
-	void *p;
-	int fd;
-
-	if (map_pool_fd(dev, pid, out, &fd))
-		fail_at(f, l, "MAP_POOL(%d): %s", (int)pid, errname(errno));
+	(void)dev;	/* the library's device: the module knows the process, not the file */
+	if (agnocast_map_pool(pid, 0, out))
+		fail_at(f, l, "agnocast_map_pool(%d): %s", (int)pid, agnocast_last_error());
 	if (out->pid != pid)
-		fail_at(f, l, "MAP_POOL(%d) answered pid %d", (int)pid, out->pid);
-	if (fd < 0)
-		fail_at(f, l, "MAP_POOL(%d) gave no descriptor (fd %d)", (int)pid, fd);
-	p = mmap(u2p(out->addr), out->max, PROT_READ,
-		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-	if (p != u2p(out->addr))
-		fail_at(f, l, "mmap of the pool of %d read-only at 0x%llx for %llu: %p (%s)",
-			(int)pid, (unsigned long long)out->addr,
-			(unsigned long long)out->max, p, errname(errno));
-	close(fd);
+		fail_at(f, l, "agnocast_map_pool(%d) answered pid %d", (int)pid, out->pid);
 }
 
 void unmap_peer_at(const char *f, int l, int dev,
 		   const struct agnocast_pool_info *p)
 {
-	if (munmap(u2p(p->addr), p->max))
-		fail_at(f, l, "munmap(0x%llx): %s", (unsigned long long)p->addr,
-			errname(errno));
-	if (unmap_pool_raw(dev, p->pid))
-		fail_at(f, l, "UNMAP_POOL(%d): %s", p->pid, errname(errno));
+	(void)dev;
+	if (agnocast_unmap_pool(p->addr))
+		fail_at(f, l, "agnocast_unmap_pool(0x%llx, the pool of %d): %s",
+			(unsigned long long)p->addr, p->pid, agnocast_last_error());
 }
 
 void topic_info_at(const char *f, int l, int dev, const char *topic,

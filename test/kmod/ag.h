@@ -2,7 +2,9 @@
 /*
  * Helpers around the agnocast ioctls. The macros in capitals fail the test
  * (at the caller's line) when the call does not succeed; ag_ioctl() is the
- * raw call for checking errors.
+ * raw call for checking errors. JOIN and MAP_PEER / UNMAP_PEER are the real
+ * protocol, libagnocast's; PREPARE_POOL and ADD_PROCESS are parts of a
+ * join made by hand, to check the module's answers to wrong ones.
  */
 #ifndef AGNOCAST_KTEST_AG_H
 #define AGNOCAST_KTEST_AG_H
@@ -51,17 +53,22 @@ int ag_open_at(const char *f, int l);
 #define AG_OPEN() ag_open_at(__FILE__, __LINE__)
 
 /*
- * Join the real way: ADD_PROCESS, shm_open("/agnocast@<pid>", O_CREAT |
- * O_EXCL | O_RDWR, 0444) (unlinking a stale name on EEXIST), ftruncate to
- * pool_size, mmap at pool_addr for pool_max (MAP_SHARED |
- * MAP_FIXED_NOREPLACE), ATTACH_POOL. Checks the join was a fresh one.
+ * Join the real way: agnocast_join() of libagnocast with dev as its device
+ * (ADD_PROCESS, "/agnocast@<pid>" created 0444, sized, mapped at the
+ * assigned address, ATTACH_POOL), max 0 meaning the size as it does to the
+ * module. Checks the join was a fresh one.
  */
 void join_process_at(const char *f, int l, int dev, uint64_t size,
 		     uint64_t max, struct ag_pool *pool);
 #define JOIN(dev, size, max, pool) \
 	join_process_at(__FILE__, __LINE__, dev, size, max, pool)
 
-/* All of JOIN but ATTACH_POOL (pool->shm_fd is the read-write fd). */
+/*
+ * A join made by hand, for the tests of ATTACH_POOL's errors: ADD_PROCESS,
+ * shm_open("/agnocast@<pid>", O_CREAT | O_EXCL | O_RDWR, 0444), ftruncate,
+ * mmap at pool_addr for pool_max, but no ATTACH_POOL (pool->shm_fd is the
+ * read-write fd).
+ */
 void prepare_pool_at(const char *f, int l, int dev, uint64_t size,
 		     uint64_t max, struct ag_pool *pool);
 #define PREPARE_POOL(dev, size, max, pool) \
@@ -148,20 +155,22 @@ uint32_t reclaim_at(const char *f, int l, int dev, uint64_t *addrs,
 #define RECLAIM(dev, addrs, cap) reclaim_at(__FILE__, __LINE__, dev, addrs, cap)
 
 /*
- * MAP_POOL pid and map the read-only descriptor it returns PROT_READ
- * MAP_SHARED | MAP_FIXED_NOREPLACE at its address for pool.max bytes.
+ * Map the pool of pid with agnocast_map_pool() (MAP_POOL, then the
+ * descriptor it returns mapped PROT_READ MAP_SHARED at the pool's address
+ * for pool.max bytes); out: MAP_POOL's answer.
  */
 void map_peer_at(const char *f, int l, int dev, pid_t pid,
 		 struct agnocast_pool_info *out);
 #define MAP_PEER(dev, pid, out) map_peer_at(__FILE__, __LINE__, dev, pid, out)
-/* munmap it and UNMAP_POOL. */
+/* agnocast_unmap_pool(): munmap it and UNMAP_POOL. */
 void unmap_peer_at(const char *f, int l, int dev,
 		   const struct agnocast_pool_info *p);
 #define UNMAP_PEER(dev, p) unmap_peer_at(__FILE__, __LINE__, dev, p)
 
 /*
- * Non-fatal MAP_POOL / UNMAP_POOL: ioctl result. map_pool_fd hands out the
- * descriptor MAP_POOL returned (-1 when it failed); map_pool_raw closes it.
+ * Raw MAP_POOL / UNMAP_POOL by pid (declarations only, no mapping): ioctl
+ * result. map_pool_fd hands out the descriptor MAP_POOL returned (-1 when
+ * it failed); map_pool_raw closes it.
  */
 int map_pool_fd(int dev, pid_t pid, struct agnocast_pool_info *out, int *fd);
 int map_pool_raw(int dev, pid_t pid, struct agnocast_pool_info *out);

@@ -11,7 +11,7 @@
 #define AT(type, field, n) \
 	_Static_assert(offsetof(struct type, field) == (n), #type "." #field)
 
-_Static_assert(AGNOCAST_ABI_VERSION == 1, "ABI version");
+_Static_assert(AGNOCAST_ABI_VERSION == 3, "ABI version");
 SIZE(agnocast_version_args, 16);
 SIZE(agnocast_add_process_args, 32);
 SIZE(agnocast_attach_pool_args, 8);
@@ -22,11 +22,13 @@ SIZE(agnocast_add_subscriber_args, 288);
 SIZE(agnocast_remove_args, 8);
 SIZE(agnocast_publish_args, 48);
 SIZE(agnocast_entry, 40);
-SIZE(agnocast_receive_args, 24);
+SIZE(agnocast_receive_args, 32);
 SIZE(agnocast_take_args, 48);
 SIZE(agnocast_release_args, 16);
 SIZE(agnocast_reclaim_args, 16);
-SIZE(agnocast_map_pool_args, 32);
+SIZE(agnocast_map_pool_args, 40);
+SIZE(agnocast_unmap_pool_args, 16);
+SIZE(agnocast_endpoint_state_args, 24);
 SIZE(agnocast_topic_name, 256);
 SIZE(agnocast_list_topics_args, 16);
 SIZE(agnocast_endpoint_info, 24);
@@ -38,6 +40,9 @@ AT(agnocast_add_publisher_args, nr_sub_pids, 276);
 AT(agnocast_add_subscriber_args, fd, 284);
 AT(agnocast_publish_args, seq, 32);
 AT(agnocast_take_args, entry, 8);
+AT(agnocast_receive_args, release, 16);
+AT(agnocast_receive_args, nr_entries, 28);
+AT(agnocast_map_pool_args, fd, 32);
 
 int main(void)
 {

@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * hh-pubsub: publisher and subscriber processes, both under the hook,
- * driven by heaphook-gtest over the control channel (fd 3, see hh.h).
+ * driven by heaphook-gtest over the control channel (fd 3, see hh.h). They
+ * speak agnocast through libagnocast, linked in statically: under the hook
+ * every call goes to the heaphook's copy of the library (one state per
+ * process), so what they publish is what malloc returned.
  *
  *   hh-pubsub pub  TOPIC NODES   builds a binary search tree of NODES nodes
  *                                with malloc'ed labels in its heap (= pool),
  *                                publishes the root's address
- *   hh-pubsub sub  TOPIC PUBPID  maps the publisher's pool read-only at its
- *                                address, receives the root and walks the
- *                                same pointers; then writes into the mapping
- *                                when told to (and must die of SIGSEGV)
+ *   hh-pubsub sub  TOPIC PUBPID  subscribes (the library maps the publisher's
+ *                                pool read-only at its address), receives the
+ *                                root and walks the same pointers; then
+ *                                writes into the mapping when told to (and
+ *                                must die of SIGSEGV)
  *   hh-pubsub gpub TOPIC MIB     (small pool) allocates MIB MiB when told,
  *                                forcing growth, and publishes an address
  *                                past the size the subscriber mapped at
  *   hh-pubsub gsub TOPIC PUBPID  maps the pool before the growth, reads the
- *                                grown part through that same mapping
+ *                                grown part through that same mapping, then
+ *                                unmaps it (agnocast_unmap_pool)
  *
  * Messages (driver -> program / program -> driver):
  *   pub:  -> "ready <pid> <root>"; "publish" -> "published <seq>";
@@ -27,26 +32,22 @@
  *         "exit"
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agnocast.h"
 #include "hh.h"
+#include "libagnocast.h"
 
 #define ROOT_MAGIC 0x7265657274616761ULL	/* "agatree" */
 #define BIG_MAGIC 0x6769626761ULL
 #define VALUE_SALT 0x5eed5eed5eedULL
 #define POLL_MS 120000	/* safety net only */
-
-static int dev = -1;
 
 struct node {
 	uint64_t key, value;
@@ -64,11 +65,13 @@ struct big {
 	uint64_t *chunks[];
 };
 
-static void set_topic(char *field, const char *name)
-{
-	memset(field, 0, AGNOCAST_TOPIC_NAME_MAX);
-	snprintf(field, AGNOCAST_TOPIC_NAME_MAX, "%s", name);
-}
+/* A libagnocast call that must succeed. */
+#define LIB_OK(call)                                                      \
+	do {                                                              \
+		int r_ = (call);                                          \
+		if (r_ < 0)                                               \
+			DIE("%s: %s", #call, agnocast_last_error());      \
+	} while (0)
 
 static void label_of(uint64_t key, uint64_t value, char *buf, size_t len)
 {
@@ -107,16 +110,12 @@ static uint64_t tree_sum(const struct node *n, uint64_t *count)
 
 static int pub(const char *topic, long nodes)
 {
-	struct agnocast_add_publisher_args ap = { 0 };
-	struct agnocast_publish_args pa = { 0 };
-	struct agnocast_heap_info info;
+	struct agnocast_publisher *p;
 	struct root *root;
 	char buf[512], label[300];
-	uint64_t count = 0, sum;
+	uint64_t count = 0, sum, seq = 0;
 
-	hh_load();
-	info = hh_info();
-	dev = info.dev_fd;
+	hh_info();
 	root = calloc(1, sizeof(*root));
 	ENSURE(root && hh.owns(root), "root %p not in the pool", (void *)root);
 	root->magic = ROOT_MAGIC;
@@ -144,17 +143,13 @@ static int pub(const char *topic, long nodes)
 	root->checksum = tree_sum(root->tree, &count);
 	ENSURE(count == root->count, "%llu nodes counted", (unsigned long long)count);
 
-	set_topic(ap.topic, topic);
-	ap.qos.depth = 1;
-	ENSURE(ioctl(dev, AGNOCAST_ADD_PUBLISHER_CMD, &ap) == 0, "ADD_PUBLISHER");
+	LIB_OK(agnocast_publisher_create(topic, &(struct agnocast_qos){ 1, 0 }, &p));
 	ctl_send("ready %d %llx", getpid(), (unsigned long long)(uintptr_t)root);
 
 	ctl_expect("publish");
-	pa.publisher_id = ap.publisher_id;
-	pa.addr = (uintptr_t)root;
-	pa.len = sizeof(*root);
-	ENSURE(ioctl(dev, AGNOCAST_PUBLISH_CMD, &pa) == 0, "PUBLISH");
-	ctl_send("published %llu", (unsigned long long)pa.seq);
+	/* Depth 1 and one publish: the tree stays in the history, never handed back. */
+	LIB_OK(agnocast_publish(p, root, sizeof(*root), &seq));
+	ctl_send("published %llu", (unsigned long long)seq);
 
 	for (;;) {
 		ctl_recv(buf, sizeof(buf));
@@ -184,58 +179,38 @@ static int in_peer(const void *p, size_t len)
 	return a >= peer.addr && a + len <= peer.addr + peer.size && a + len >= a;
 }
 
-static uint32_t subscribe(const char *topic, pid_t pubpid, int *fd)
+/* Subscribe; the library maps the one publisher's pool, which must be pubpid's. */
+static struct agnocast_subscriber *subscribe(const char *topic, pid_t pubpid)
 {
-	struct agnocast_add_subscriber_args as = { 0 };
-	struct agnocast_pool_info pubs[4];
-	struct agnocast_map_pool_args mp = { 0 };
-	char name[64];
-	void *p;
-	int shm;
+	struct agnocast_subscriber *s;
+	struct agnocast_pool_info pools[4];
+	int n;
 
-	set_topic(as.topic, topic);
-	as.qos.depth = 1;
-	as.pubs = (uintptr_t)pubs;
-	as.pubs_cap = 4;
-	ENSURE(ioctl(dev, AGNOCAST_ADD_SUBSCRIBER_CMD, &as) == 0, "ADD_SUBSCRIBER");
-	ENSURE(as.nr_pubs == 1 && pubs[0].pid == pubpid,
-	       "ADD_SUBSCRIBER returned %u publishers, first pid %d (want %d)",
-	       as.nr_pubs, as.nr_pubs ? pubs[0].pid : 0, pubpid);
-	mp.pool.pid = pubpid;
-	ENSURE(ioctl(dev, AGNOCAST_MAP_POOL_CMD, &mp) == 0, "MAP_POOL");
-	ENSURE(mp.pool.addr == pubs[0].addr && mp.pool.max == pubs[0].max,
-	       "MAP_POOL and ADD_SUBSCRIBER disagree");
-	peer = mp.pool;
-	snprintf(name, sizeof(name), "/agnocast@%d", pubpid);
-	shm = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-	ENSURE(shm >= 0, "shm_open(%s, O_RDONLY)", name);
-	p = mmap((void *)(uintptr_t)peer.addr, peer.max, PROT_READ,
-		 MAP_SHARED | MAP_FIXED_NOREPLACE, shm, 0);
-	ENSURE(p == (void *)(uintptr_t)peer.addr, "mmap(%s) at %llx for %llu: %p", name,
-	       (unsigned long long)peer.addr, (unsigned long long)peer.max, p);
-	close(shm);
+	LIB_OK(agnocast_subscriber_create(topic, &(struct agnocast_qos){ 1, 0 }, &s));
+	n = agnocast_mapped_pools(pools, 4);
+	ENSURE(n == 1 && pools[0].pid == pubpid,
+	       "the library maps %d pools after subscribing, the first of pid %d (want one, %d)",
+	       n, n > 0 ? pools[0].pid : 0, pubpid);
+	peer = pools[0];
 	/* A read-only descriptor's mapping can never become writable. */
 	errno = 0;
-	ENSURE(mprotect(p, 4096, PROT_READ | PROT_WRITE) < 0 && errno == EACCES,
+	ENSURE(mprotect((void *)(uintptr_t)peer.addr, 4096, PROT_READ | PROT_WRITE) < 0 &&
+		       errno == EACCES,
 	       "mprotect(PROT_WRITE) of the peer's pool did not fail with EACCES");
-	*fd = as.fd;
-	return as.subscriber_id;
+	return s;
 }
 
-/* Wait for the subscriber's fd, then RECEIVE exactly one entry. */
-static struct agnocast_entry receive_one(uint32_t id, int fd)
+/* Wait for the subscriber's fd, then receive exactly one entry. */
+static struct agnocast_entry receive_one(struct agnocast_subscriber *s)
 {
-	struct agnocast_receive_args ra = { 0 };
 	struct agnocast_entry e[4];
-	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	struct pollfd pf = { .fd = agnocast_subscriber_fd(s), .events = POLLIN };
+	int n;
 
 	ENSURE(poll(&pf, 1, POLL_MS) == 1 && (pf.revents & POLLIN),
 	       "no POLLIN on the subscriber fd (revents %x)", pf.revents);
-	ra.subscriber_id = id;
-	ra.entries = (uintptr_t)e;
-	ra.entries_cap = 4;
-	ENSURE(ioctl(dev, AGNOCAST_RECEIVE_CMD, &ra) == 0, "RECEIVE");
-	ENSURE(ra.nr_entries == 1, "RECEIVE gave %u entries", ra.nr_entries);
+	n = agnocast_receive(s, e, 4);
+	ENSURE(n == 1, "agnocast_receive gave %d (%s)", n, n < 0 ? agnocast_last_error() : "entries");
 	return e[0];
 }
 
@@ -263,22 +238,18 @@ static uint64_t walk(const struct node *n, uint64_t *count, uint64_t *last)
 
 static int sub(const char *topic, pid_t pubpid)
 {
-	struct agnocast_heap_info info;
+	struct agnocast_subscriber *s;
 	struct agnocast_entry e;
 	const struct root *root;
 	uint64_t count = 0, last = 0, sum;
-	uint32_t id;
-	int fd;
 
-	hh_load();
-	info = hh_info();
-	dev = info.dev_fd;
-	id = subscribe(topic, pubpid, &fd);
+	hh_info();
+	s = subscribe(topic, pubpid);
 	ctl_send("subscribed %llu %llu", (unsigned long long)peer.size,
 		 (unsigned long long)peer.max);
 
 	ctl_expect("receive");
-	e = receive_one(id, fd);
+	e = receive_one(s);
 	ENSURE(e.pid == pubpid && e.len == sizeof(struct root), "entry pid %d len %llu",
 	       e.pid, (unsigned long long)e.len);
 	root = (const struct root *)(uintptr_t)e.addr;
@@ -301,17 +272,14 @@ static int sub(const char *topic, pid_t pubpid)
 
 static int gpub(const char *topic, long mib)
 {
-	struct agnocast_add_publisher_args ap = { 0 };
-	struct agnocast_publish_args pa = { 0 };
 	struct agnocast_heap_info info = hh_info(), after;
 	const uint64_t words = (1 << 20) / sizeof(uint64_t);
+	struct agnocast_publisher *p;
 	struct big *big;
 	uint64_t **chunks;
+	size_t len;
 
-	dev = info.dev_fd;
-	set_topic(ap.topic, topic);
-	ap.qos.depth = 1;
-	ENSURE(ioctl(dev, AGNOCAST_ADD_PUBLISHER_CMD, &ap) == 0, "ADD_PUBLISHER");
+	LIB_OK(agnocast_publisher_create(topic, &(struct agnocast_qos){ 1, 0 }, &p));
 	ctl_send("ready %d %llu %llu", getpid(), (unsigned long long)info.size,
 		 (unsigned long long)info.max);
 
@@ -334,12 +302,11 @@ static int gpub(const char *topic, long mib)
 	ENSURE(after.size >= (uint64_t)mib << 20 && after.size > info.size,
 	       "the pool did not grow: %llu -> %llu", (unsigned long long)info.size,
 	       (unsigned long long)after.size);
-	pa.publisher_id = ap.publisher_id;
-	pa.addr = (uintptr_t)big;
-	pa.len = sizeof(*big) + (size_t)mib * sizeof(uint64_t *);
-	ENSURE(ioctl(dev, AGNOCAST_PUBLISH_CMD, &pa) == 0, "PUBLISH at offset %llu",
-	       (unsigned long long)(pa.addr - info.addr));
-	ctl_send("published %llx %llu", (unsigned long long)pa.addr,
+	len = sizeof(*big) + (size_t)mib * sizeof(uint64_t *);
+	if (agnocast_publish(p, big, len, NULL) < 0)
+		DIE("agnocast_publish at offset %llu: %s",
+		    (unsigned long long)((uintptr_t)big - info.addr), agnocast_last_error());
+	ctl_send("published %llx %llu", (unsigned long long)(uintptr_t)big,
 		 (unsigned long long)after.size);
 	ctl_expect("exit");
 	return 0;
@@ -347,18 +314,15 @@ static int gpub(const char *topic, long mib)
 
 static int gsub(const char *topic, pid_t pubpid)
 {
-	struct agnocast_heap_info info = hh_info();
-	struct agnocast_release_args rl = { 0 };
-	struct agnocast_map_pool_args mp = { 0 };
+	struct agnocast_subscriber *s;
 	struct agnocast_entry e;
 	const struct big *big;
 	uint64_t mapped_size, off, beyond = 0, nchunks;
-	uint32_t id;
-	int fd, st;
+	int st;
 	pid_t pid;
 
-	dev = info.dev_fd;
-	id = subscribe(topic, pubpid, &fd);
+	hh_info();
+	s = subscribe(topic, pubpid);
 	mapped_size = peer.size;
 	/* Past the end of the file as it is now: SIGBUS (checked in a child). */
 	pid = fork();
@@ -378,7 +342,7 @@ static int gsub(const char *topic, pid_t pubpid)
 		 (unsigned long long)peer.max);
 
 	ctl_expect("receive");
-	e = receive_one(id, fd);
+	e = receive_one(s);
 	off = e.addr - peer.addr;
 	ENSURE(off >= mapped_size, "the entry is at offset %llu, inside the size mapped (%llu)",
 	       (unsigned long long)off, (unsigned long long)mapped_size);
@@ -401,13 +365,9 @@ static int gsub(const char *topic, pid_t pubpid)
 	ENSURE(beyond >= big->nchunks - 1, "only %llu of %llu chunks lie past the mapped size",
 	       (unsigned long long)beyond, (unsigned long long)big->nchunks);
 	nchunks = big->nchunks;
-	rl.subscriber_id = id;
-	rl.seq = e.seq;
-	ENSURE(ioctl(dev, AGNOCAST_RELEASE_CMD, &rl) == 0, "RELEASE");
-	ENSURE(munmap((void *)(uintptr_t)peer.addr, peer.max) == 0, "munmap");
-	mp.pool.pid = pubpid;
-	ENSURE(ioctl(dev, AGNOCAST_UNMAP_POOL_CMD, &mp) == 0, "UNMAP_POOL");
-	close(fd);
+	LIB_OK(agnocast_release(s, &e));
+	LIB_OK(agnocast_unmap_pool(peer.addr));
+	LIB_OK(agnocast_subscriber_destroy(s));
 	ctl_send("verified %llu %llu", (unsigned long long)nchunks, (unsigned long long)off);
 	ctl_expect("exit");
 	return 0;

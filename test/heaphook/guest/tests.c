@@ -3,7 +3,7 @@
  * The heaphook guest suite: programs under LD_PRELOAD=libagnocast_heaphook.so
  * in a guest with agnocast.ko loaded, checked by what they report and from
  * outside (/proc/<pid>/smaps, exit statuses, the hook's stats line, the
- * module's status file after every test). See harness.h and README.md.
+ * module's status file after every test). See suite.h and README.md.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agnocast.h"
-#include "harness.h"
+#include "suite.h"
 
 #define STATS "AGNOCAST_HEAPHOOK_STATS=1"
 #define MIB (1024ULL * 1024)
@@ -39,7 +39,7 @@ static const char *script(const char *name)
 static void workload(const char *name, const char *const *argv, const char *const *env,
 		     uint64_t min_mib)
 {
-	struct child *c = spawn(name, HOOK, env, argv);
+	struct program *c = prog_start(name, HOOK, env, argv);
 	struct hook_stats st;
 	struct pool_map pm;
 	char msg[256], line[512];
@@ -103,16 +103,16 @@ TEST(cxx_containers_two_threads)
 	const char *plain_argv[] = { "hh-threads", "300", NULL };
 	const char *argv[] = { "hh-threads", "--require-hook", "3000", NULL };
 	const char *env[] = { STATS, NULL };
-	struct child *c;
+	struct program *c;
 	unsigned long owned = 0;
 	int hook = -1, rounds = 0;
 
 	/* Without the hook first: the program itself is sound. */
-	c = spawn("hh-threads (no hook)", 0, NULL, plain_argv);
+	c = prog_start("hh-threads (no hook)", 0, NULL, plain_argv);
 	expect_exit(c, 0);
 	CHECK(strstr(c->out_text, "threads ok hook 0"), "stdout: %s", c->out_text);
 
-	c = spawn("hh-threads", HOOK, env, argv);
+	c = prog_start("hh-threads", HOOK, env, argv);
 	expect_exit(c, 0);
 	CHECK(sscanf(c->out_text, "threads ok hook %d rounds %d owned %lu", &hook, &rounds,
 		     &owned) == 3 && hook == 1 && rounds == 3000,
@@ -128,17 +128,17 @@ TEST(publish_tree_subscriber_walks_it)
 	char topic[64], pid[16], msg[256];
 	unsigned long long root = 0, root2 = 0, count = 0, sum = 0, count2 = 0, sum2 = 0, size,
 			   max, seq;
-	struct child *pub, *sub;
+	struct program *pub, *sub;
 	struct pool_map pm;
 	int pubpid = 0, st;
 
 	snprintf(topic, sizeof(topic), "/hh/tree/%d", getpid());
-	pub = spawn("publisher", HOOK, env,
+	pub = prog_start("publisher", HOOK, env,
 		    (const char *[]){ "hh-pubsub", "pub", topic, "20000", NULL });
 	expect(pub, "ready", msg, sizeof(msg));
 	CHECK(sscanf(msg, "ready %d %llx", &pubpid, &root) == 2 && pubpid == pub->pid, "%s", msg);
 	snprintf(pid, sizeof(pid), "%d", pubpid);
-	sub = spawn("subscriber", HOOK, env,
+	sub = prog_start("subscriber", HOOK, env,
 		    (const char *[]){ "hh-pubsub", "sub", topic, pid, NULL });
 	expect(sub, "subscribed", msg, sizeof(msg));
 	CHECK(sscanf(msg, "subscribed %llu %llu", &size, &max) == 2, "%s", msg);
@@ -184,19 +184,19 @@ TEST(pool_growth_seen_through_earlier_mapping)
 	unsigned long long size0 = 0, max = 0, msize = 0, mmax = 0, addr = 0, grown = 0, nchunks,
 			   off;
 	char topic[64], pid[16], msg[256];
-	struct child *pub, *sub;
+	struct program *pub, *sub;
 	struct hook_stats st;
 	struct pool_map pm;
 	int pubpid = 0;
 
 	snprintf(topic, sizeof(topic), "/hh/growth/%d", getpid());
-	pub = spawn("publisher", HOOK, penv, (const char *[]){ "hh-pubsub", "gpub", topic, "40", NULL });
+	pub = prog_start("publisher", HOOK, penv, (const char *[]){ "hh-pubsub", "gpub", topic, "40", NULL });
 	expect(pub, "ready", msg, sizeof(msg));
 	CHECK(sscanf(msg, "ready %d %llu %llu", &pubpid, &size0, &max) == 3, "%s", msg);
 	CHECK(max == round_unit(64 * MIB), "AGNOCAST_MEMPOOL_MAX=64M gave max %llu", max);
 	CHECK(size0 < 4 * MIB, "the pool is already %llu bytes before the growth", size0);
 	snprintf(pid, sizeof(pid), "%d", pubpid);
-	sub = spawn("subscriber", HOOK, senv, (const char *[]){ "hh-pubsub", "gsub", topic, pid, NULL });
+	sub = prog_start("subscriber", HOOK, senv, (const char *[]){ "hh-pubsub", "gsub", topic, pid, NULL });
 	expect(sub, "mapped", msg, sizeof(msg));
 	CHECK(sscanf(msg, "mapped %llu %llu", &msize, &mmax) == 2 && mmax == max, "%s", msg);
 	note("the subscriber mapped the pool at size %llu (initial %llu), max %llu", msize, size0, max);
@@ -228,7 +228,7 @@ TEST(pool_growth_seen_through_earlier_mapping)
 TEST(fork_without_and_with_exec)
 {
 	const char *env[] = { STATS, NULL };
-	struct child *c = spawn("hh-fork", HOOK, env, (const char *[]){ "hh-fork", NULL });
+	struct program *c = prog_start("hh-fork", HOOK, env, (const char *[]){ "hh-fork", NULL });
 
 	const char *l;
 	unsigned long long before = 0, after = 0, size = 0;
@@ -256,11 +256,11 @@ static void refused(const char *var, const char *value, const char *extra)
 {
 	char kv[128];
 	const char *env[] = { kv, extra, NULL };
-	struct child *c;
+	struct program *c;
 	int st;
 
 	snprintf(kv, sizeof(kv), "%s=%s", var, value);
-	c = spawn(kv, HOOK, env, (const char *[]){ "hh-hello", NULL });
+	c = prog_start(kv, HOOK, env, (const char *[]){ "hh-hello", NULL });
 	st = reap(c);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: status 0x%x, want exit 1", kv, st);
 	CHECK(count_lines(c->err_text) == 1 && strstr(c->err_text, var),
@@ -313,11 +313,11 @@ TEST(config_sizes_accepted_and_rounded)
 		unsigned long long size = 0, max = 0;
 		int joined = 0, owns = 0;
 		struct hook_stats st;
-		struct child *c;
+		struct program *c;
 
 		snprintf(s, sizeof(s), "AGNOCAST_MEMPOOL_SIZE=%s", ok[i].size);
 		snprintf(m, sizeof(m), "AGNOCAST_MEMPOOL_MAX=%s", ok[i].max ? ok[i].max : "");
-		c = spawn(s, HOOK, env, (const char *[]){ "hh-hello", NULL });
+		c = prog_start(s, HOOK, env, (const char *[]){ "hh-hello", NULL });
 		expect_exit(c, 0);
 		CHECK(sscanf(c->out_text, "hello joined %d size %llu max %llu owns %d", &joined,
 			     &size, &max, &owns) == 4 && joined && owns,
@@ -338,7 +338,7 @@ TEST(config_sizes_accepted_and_rounded)
 TEST(borrow_mode)
 {
 	const char *env[] = { "AGNOCAST_HEAPHOOK_MODE=borrow", STATS, NULL };
-	struct child *c = spawn("hh-api borrow", HOOK, env, (const char *[]){ "hh-api", "borrow", NULL });
+	struct program *c = prog_start("hh-api borrow", HOOK, env, (const char *[]){ "hh-api", "borrow", NULL });
 	struct hook_stats st;
 
 	expect_exit(c, 0);
@@ -350,7 +350,7 @@ TEST(borrow_mode)
 TEST(shm_api_in_borrow_mode)
 {
 	const char *env[] = { "AGNOCAST_HEAPHOOK_MODE=borrow", NULL };
-	struct child *c = spawn("hh-api shm", HOOK, env, (const char *[]){ "hh-api", "shm", NULL });
+	struct program *c = prog_start("hh-api shm", HOOK, env, (const char *[]){ "hh-api", "shm", NULL });
 
 	expect_exit(c, 0);
 	CHECK(strstr(c->out_text, "shm ok"), "stdout: %s", c->out_text);
@@ -360,7 +360,7 @@ TEST(shm_api_in_borrow_mode)
 
 TEST(all_mode_every_allocator_function)
 {
-	struct child *c = spawn("hh-api align", HOOK, NULL, (const char *[]){ "hh-api", "align", NULL });
+	struct program *c = prog_start("hh-api align", HOOK, NULL, (const char *[]){ "hh-api", "align", NULL });
 
 	expect_exit(c, 0);
 	CHECK(strstr(c->out_text, "align ok"), "stdout: %s", c->out_text);
@@ -370,7 +370,7 @@ TEST(all_mode_every_allocator_function)
 TEST(exhaustion_enomem_one_line)
 {
 	const char *env[] = { "AGNOCAST_MEMPOOL_SIZE=1M", "AGNOCAST_MEMPOOL_MAX=4M", NULL };
-	struct child *c = spawn("hh-api exhaust", HOOK, env,
+	struct program *c = prog_start("hh-api exhaust", HOOK, env,
 				(const char *[]){ "hh-api", "exhaust", NULL });
 
 	expect_exit(c, 0);
@@ -384,19 +384,19 @@ TEST(exhaustion_enomem_one_line)
 TEST_LAST(module_not_loaded_fail_and_glibc_fallback)
 {
 	const char *rm[] = { "rmmod", "agnocast", NULL };
-	const char *ins[] = { "insmod", g_ko, NULL };
+	const char *ins[] = { "insmod", g_ko_path, NULL };
 	const char *fb[] = { "AGNOCAST_HEAPHOOK_FALLBACK=glibc", STATS, NULL };
-	struct child *c;
+	struct program *c;
 	struct hook_stats hs;
 	int st, joined = -1;
 
-	if (!g_ko)
+	if (!g_ko_path)
 		skip("no --ko: cannot reload the module");
 	st = run_cmd(rm);
 	CHECK(st == 0, "rmmod agnocast: %s", fmtbuf("status 0x%x", st));
 	CHECK(access("/dev/agnocast", F_OK) != 0, "/dev/agnocast still exists after rmmod");
 
-	c = spawn("default fallback", HOOK, NULL, (const char *[]){ "hh-hello", NULL });
+	c = prog_start("default fallback", HOOK, NULL, (const char *[]){ "hh-hello", NULL });
 	st = reap(c);
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 1) || count_lines(c->err_text) != 1 ||
 	    !strstr(c->err_text, "not loaded")) {
@@ -406,14 +406,14 @@ TEST_LAST(module_not_loaded_fail_and_glibc_fallback)
 	}
 	CHECK(!strstr(c->out_text, "hello"), "the program ran");
 
-	c = spawn("glibc fallback", HOOK, fb, (const char *[]){ "hh-hello", NULL });
+	c = prog_start("glibc fallback", HOOK, fb, (const char *[]){ "hh-hello", NULL });
 	st = reap(c);
 	if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 		run_cmd(ins);
 		FAIL("module unloaded, AGNOCAST_HEAPHOOK_FALLBACK=glibc: status 0x%x, want exit 0", st);
 	}
 	st = run_cmd(ins);
-	CHECK(st == 0, "insmod %s: status 0x%x", g_ko, st);
+	CHECK(st == 0, "insmod %s: status 0x%x", g_ko_path, st);
 	CHECK(access("/dev/agnocast", F_OK) == 0, "/dev/agnocast missing after insmod");
 	CHECK(sscanf(c->out_text, "hello joined %d", &joined) == 1 && joined == 0,
 	      "glibc fallback: stdout \"%s\"", c->out_text);
@@ -426,7 +426,7 @@ TEST_LAST(module_not_loaded_fail_and_glibc_fallback)
 	note("fallback=glibc: %.*s", (int)strcspn(c->err_text, "\n"), c->err_text);
 
 	/* And the hook works again with the module back. */
-	c = spawn("after reload", HOOK, NULL, (const char *[]){ "hh-hello", NULL });
+	c = prog_start("after reload", HOOK, NULL, (const char *[]){ "hh-hello", NULL });
 	expect_exit(c, 0);
 	CHECK(strstr(c->out_text, "hello joined 1"), "after insmod: %s", c->out_text);
 }

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Pool memory: the malloc family over the pool's allocator (pool_thread.c
+ * over pool_alloc.c), and what may be read where. These run on every
+ * allocation under the heaphook: no lock, no system call on the way. And
+ * the library's own memory, which is never the pool's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+} sys = { malloc, realloc, free };
+
+void lib_sys_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *))
+{
+	sys.malloc = m;
+	sys.realloc = r;
+	sys.free = f;
+}
+
+void *sys_malloc(size_t n)
+{
+	return sys.malloc(n);
+}
+
+void *sys_calloc(size_t nmemb, size_t n)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, n, &total))
+		return NULL;
+	p = sys.malloc(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *sys_realloc(void *p, size_t n)
+{
+	return sys.realloc(p, n);
+}
+
+void sys_free(void *p)
+{
+	sys.free(p);
+}
+
+static void *no_pool(const char *op)
+{
+	return lib_fail_null(ESRCH, op, "this process has no pool: call agnocast_join() first");
+}
+
+static void *exhausted(void *p, size_t n, const char *op)
+{
+	if (p || errno != ENOMEM)
+		return p;
+	return lib_fail_null(ENOMEM, op,
+			     "%zu bytes do not fit in the pool (%llu of at most %llu bytes): free or release memory, or join with a larger pool_max",
+			     n, (unsigned long long)atomic_load(&lib.size), (unsigned long long)lib.max);
+}
+
+void *lib_alloc(size_t n)
+{
+	if (!lib.mt)
+		return no_pool("agnocast_alloc");
+	return exhausted(pool_mt_malloc(lib.mt, n), n, "agnocast_alloc");
+}
+
+void *lib_calloc(size_t nmemb, size_t n)
+{
+	size_t total;
+
+	if (!lib.mt)
+		return no_pool("agnocast_calloc");
+	if (__builtin_mul_overflow(nmemb, n, &total))
+		return lib_fail_null(ENOMEM, "agnocast_calloc", "%zu x %zu bytes overflow", nmemb, n);
+	return exhausted(pool_mt_calloc(lib.mt, nmemb, n), total, "agnocast_calloc");
+}
+
+void *lib_realloc(void *p, size_t n)
+{
+	if (!p)
+		return lib_alloc(n);
+	if (!lib_owns(p))
+		return lib_fail_null(EINVAL, "agnocast_realloc", "%p is not a block of this process's pool", p);
+	return exhausted(pool_mt_realloc(lib.mt, p, n), n, "agnocast_realloc");
+}
+
+void *lib_memalign(size_t align, size_t n)
+{
+	if (!lib.mt)
+		return no_pool("agnocast_memalign");
+	if (!align || (align & (align - 1)))
+		return lib_fail_null(EINVAL, "agnocast_memalign", "alignment %zu is not a power of two", align);
+	return exhausted(pool_mt_memalign(lib.mt, align, n), n, "agnocast_memalign");
+}
+
+void lib_free(void *p)
+{
+	if (p && lib_owns(p))
+		pool_mt_free(lib.mt, p);
+}
+
+size_t lib_usable_size(void *p)
+{
+	return p && lib_owns(p) ? pool_mt_usable_size(lib.mt, p) : 0;
+}
+
+bool lib_owns(const void *p)
+{
+	return lib.mt && pool_mt_owns(lib.mt, p);
+}
+
+int lib_owns_int(const void *p)
+{
+	return lib_owns(p);
+}
+
+int lib_readable(const void *p, size_t len)
+{
+	uint64_t a = P2U(p);
+
+	if (a + len < a)
+		return 0;
+	return lib_own_range(a, len) || peers_readable(a, len);
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Publishers and subscribers by id: add/remove, receive, take, release.
+ * The library's handles are kept here by the ids the module gave them
+ * (ids are the process's, shared by every environment).
+ */
+#include <cstddef>
+#include <mutex>
+#include <unordered_map>
+
+#include "addon.h"
+
+namespace agnocast {
+
+namespace {
+
+std::mutex g_mutex;
+std::unordered_map<uint32_t, struct agnocast_publisher *> g_pubs;
+std::unordered_map<uint32_t, struct agnocast_subscriber *> g_subs;
+
+/* src/native.ts (EntryBuffer) decodes entries with this layout. */
+static_assert(sizeof(struct agnocast_entry) == 40 &&
+		      offsetof(struct agnocast_entry, timestamp_ns) == 24 &&
+		      offsetof(struct agnocast_entry, pid) == 32 &&
+		      offsetof(struct agnocast_entry, publisher_id) == 36,
+	      "struct agnocast_entry changed: update EntryBuffer in src/native.ts");
+
+struct agnocast_subscriber *SubscriberOf(Napi::Env env, uint32_t id, const char *syscall)
+{
+	std::lock_guard<std::mutex> lock(g_mutex);
+	auto it = g_subs.find(id);
+	if (it == g_subs.end())
+		ThrowErrno(env, ENOENT, syscall, "no subscriber " + std::to_string(id) + " in this process");
+	return it->second;
+}
+
+/*
+ * The caller's buffer for `max` entries (struct agnocast_entry, as the
+ * module writes them): receive() and take() fill it and return how many,
+ * so a message costs no JavaScript object here.
+ */
+struct agnocast_entry *EntryBuffer(const Napi::CallbackInfo &info, size_t i, uint32_t max,
+				   const char *syscall)
+{
+	Napi::ArrayBuffer into = ArgArrayBuffer(info, i, "into");
+
+	if (into.IsDetached() || into.ByteLength() < max * sizeof(struct agnocast_entry))
+		ThrowErrno(info.Env(), EINVAL, syscall,
+			   "`into` holds fewer than " + std::to_string(max) + " entries of " +
+				   std::to_string(sizeof(struct agnocast_entry)) + " bytes");
+	return static_cast<struct agnocast_entry *>(into.Data());
+}
+
+struct agnocast_qos Qos(const Napi::CallbackInfo &info)
+{
+	struct agnocast_qos q = {};
+	q.depth = ArgU32(info, 1, "depth");
+	q.flags = ArgBool(info, 2, "transientLocal") ? AGNOCAST_QOS_TRANSIENT_LOCAL : 0;
+	return q;
+}
+
+Napi::Value AddPublisher(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string topic = ArgTopic(info, 0, "AGNOCAST_ADD_PUBLISHER_CMD");
+	struct agnocast_qos qos = Qos(info);
+	struct agnocast_publisher *pub;
+
+	Check(env, agnocast_publisher_create(topic.c_str(), &qos, &pub));
+	uint32_t id = agnocast_publisher_id(pub);
+	{
+		std::lock_guard<std::mutex> lock(g_mutex);
+		g_pubs[id] = pub;
+	}
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("id", Napi::Number::New(env, id));
+	return o;
+}
+
+Napi::Value AddSubscriber(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	std::string topic = ArgTopic(info, 0, "AGNOCAST_ADD_SUBSCRIBER_CMD");
+	struct agnocast_qos qos = Qos(info);
+	struct agnocast_subscriber *sub;
+
+	Check(env, agnocast_subscriber_create(topic.c_str(), &qos, &sub));
+	uint32_t id = agnocast_subscriber_id(sub);
+	{
+		std::lock_guard<std::mutex> lock(g_mutex);
+		g_subs[id] = sub;
+	}
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("id", Napi::Number::New(env, id));
+	o.Set("fd", Napi::Number::New(env, agnocast_subscriber_fd(sub)));
+	return o;
+}
+
+Napi::Value RemovePublisher(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	uint32_t id = ArgU32(info, 0, "id");
+	struct agnocast_publisher *pub = PublisherOf(env, id, "AGNOCAST_REMOVE_PUBLISHER_CMD");
+	{
+		std::lock_guard<std::mutex> lock(g_mutex);
+		g_pubs.erase(id);
+	}
+	Check(env, agnocast_publisher_destroy(pub));
+	return env.Undefined();
+}
+
+/* Also stops the watches on the subscriber's descriptor before the library closes it. */
+Napi::Value RemoveSubscriber(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	uint32_t id = ArgU32(info, 0, "id");
+	struct agnocast_subscriber *sub = SubscriberOf(env, id, "AGNOCAST_REMOVE_SUBSCRIBER_CMD");
+	{
+		std::lock_guard<std::mutex> lock(g_mutex);
+		g_subs.erase(id);
+	}
+	StopWatchesOnFd(env, agnocast_subscriber_fd(sub));
+	Check(env, agnocast_subscriber_destroy(sub));
+	return env.Undefined();
+}
+
+Napi::Value Receive(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_subscriber *sub =
+		SubscriberOf(env, ArgU32(info, 0, "subscriberId"), "AGNOCAST_RECEIVE_CMD");
+	uint32_t max = ArgU32(info, 1, "max");
+	struct agnocast_entry *into = EntryBuffer(info, 2, max, "AGNOCAST_RECEIVE_CMD");
+
+	return Napi::Number::New(env, Check(env, agnocast_receive(sub, into, max)));
+}
+
+Napi::Value Take(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_subscriber *sub =
+		SubscriberOf(env, ArgU32(info, 0, "subscriberId"), "AGNOCAST_TAKE_CMD");
+	struct agnocast_entry *into = EntryBuffer(info, 1, 1, "AGNOCAST_TAKE_CMD");
+
+	return Napi::Number::New(env, Check(env, agnocast_take(sub, into)));
+}
+
+/* Revokes the view first: after RELEASE the publisher may reuse the block. */
+Napi::Value Release(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_subscriber *sub =
+		SubscriberOf(env, ArgU32(info, 0, "subscriberId"), "AGNOCAST_RELEASE_CMD");
+	struct agnocast_entry e = {};
+
+	e.seq = ArgU64(info, 1, "seq");
+	e.addr = ArgU64(info, 2, "addr");
+	if (info.Length() > 3 && !info[3].IsUndefined()) {
+		Napi::ArrayBuffer view = ArgArrayBuffer(info, 3, "view");
+		if (!view.IsDetached())
+			view.Detach();
+	}
+	Check(env, agnocast_release(sub, &e));
+	return env.Undefined();
+}
+
+}  // namespace
+
+struct agnocast_publisher *PublisherOf(Napi::Env env, uint32_t id, const char *syscall)
+{
+	std::lock_guard<std::mutex> lock(g_mutex);
+	auto it = g_pubs.find(id);
+	if (it == g_pubs.end())
+		ThrowErrno(env, ENOENT, syscall, "no publisher " + std::to_string(id) + " in this process");
+	return it->second;
+}
+
+void InitEndpoints(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("addPublisher", Napi::Function::New(env, AddPublisher, "addPublisher"));
+	exports.Set("addSubscriber", Napi::Function::New(env, AddSubscriber, "addSubscriber"));
+	exports.Set("removePublisher", Napi::Function::New(env, RemovePublisher, "removePublisher"));
+	exports.Set("removeSubscriber", Napi::Function::New(env, RemoveSubscriber, "removeSubscriber"));
+	exports.Set("receive", Napi::Function::New(env, Receive, "receive"));
+	exports.Set("take", Napi::Function::New(env, Take, "take"));
+	exports.Set("release", Napi::Function::New(env, Release, "release"));
+}
+
+}  // namespace agnocast

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Other processes' pools: mapped on the first entry from an unknown pool,
+ * kept while an entry over it is held after its owner was SIGKILLed, then
+ * unmapped; a pool whose owner's pid is not visible here, mapped by an
+ * entry's address; agnocast_map_pool / agnocast_unmap_pool by pid and by
+ * address, and their errors.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lt.h"
+
+/* Joins (no discovery queue), publishes "held text" on arg's topic when told "pub", then waits. */
+static void quiet_publisher(int sock, void *arg)
+{
+	struct agnocast_join_opts o = { .pool_size = UNIT, .pool_max = UNIT, .dev_fd = -1 };
+	struct agnocast_publisher *pub;
+	struct agnocast_pool p;
+
+	LIB_OK(agnocast_join(&o));
+	LIB_OK(agnocast_pool_info(&p));
+	LIB_OK(agnocast_publisher_create(arg, QOS(4, 0), &pub));
+	SEND(sock, p.addr);
+	WAIT_FOR(sock, "pub");
+	LIB_OK(agnocast_publish(pub, LT_TEXT("held text"), 10, NULL));
+	TELL(sock, "published");
+	WAIT_FOR(sock, "exit");
+}
+
+TEST(owner_sigkilled_while_held_then_unmapped_after_release)
+{
+	struct agnocast_join_opts o = { .pool_size = UNIT, .pool_max = UNIT, .dev_fd = -1,
+					.flags = AGNOCAST_OPT_NO_DISCOVERY };
+	struct agnocast_pool_info pools[4];
+	struct agnocast_subscriber *sub;
+	struct agnocast_entry e;
+	struct child p;
+	char line[512], name[64];
+	uint64_t addr;
+
+	LIB_OK(agnocast_join(&o));
+	LIB_OK(agnocast_subscriber_create("/lt/pools/kill", QOS(4, 0), &sub));
+	CHECK_EQ(lt_mapped(pools, 4), 0);
+	p = spawn(quiet_publisher, "/lt/pools/kill");
+	RECV(p.sock, addr);
+	/* No discovery queue: the pool is learnt from the first entry. */
+	TELL(p.sock, "pub");
+	WAIT_FOR(p.sock, "published");
+	CHECK_EQ(lt_mapped(pools, 4), 0);
+	CHECK(lt_poll(agnocast_subscriber_fd(sub), POLLIN) & POLLIN);
+	CHECK_EQ(LIB_OK(agnocast_receive(sub, &e, 1)), 1);
+	CHECK_EQ(lt_mapped(pools, 4), 1);
+	CHECK(pools[0].pid == p.pid && pools[0].addr == addr);
+	KILL_REAP(p.pid);
+	/* Held: still readable, still mapped, whatever the events say. */
+	CHECK(!strcmp(agnocast_entry_data(&e), "held text"));
+	CHECK(lt_poll(LIB_OK(agnocast_events_fd()), POLLIN) & POLLIN, "the owner's pidfd");
+	LIB_OK(agnocast_handle_events());
+	CHECK_EQ(lt_mapped(pools, 4), 1);
+	CHECK(!strcmp(agnocast_entry_data(&e), "held text"));
+	LIB_OK(agnocast_release(sub, &e));
+	CHECK_EQ(lt_mapped(pools, 4), 0);
+	snprintf(name, sizeof(name), "agnocast@%d", (int)p.pid);
+	CHECK(!strstr(lt_maps_line(getpid(), addr, line, sizeof(line)), name), "still mapped: %s", line);
+	CHECK_EQ(LT_TOTALS().mappings, 0);
+	LIB_OK(agnocast_subscriber_destroy(sub));
+}
+
+/* In a pid namespace of its own: the publisher's pid is 0 here. */
+static void invisible_reader(int sock, void *arg)
+{
+	struct agnocast_join_opts o = { .pool_size = UNIT, .pool_max = UNIT, .dev_fd = -1,
+					.flags = AGNOCAST_OPT_NO_DISCOVERY };
+	struct agnocast_pool_info pools[4];
+	struct agnocast_subscriber *sub;
+	struct agnocast_entry e;
+
+	(void)arg;
+	CHECK_EQ(getpid(), 1);
+	LIB_OK(agnocast_join(&o));
+	LIB_OK(agnocast_subscriber_create("/lt/pools/invisible", QOS(4, 0), &sub));
+	CHECK_EQ(lt_mapped(pools, 4), 0);	/* listed with pid 0: left to its entries */
+	TELL(sock, "subscribed");
+	CHECK(lt_poll(agnocast_subscriber_fd(sub), POLLIN) & POLLIN);
+	CHECK_EQ(LIB_OK(agnocast_receive(sub, &e, 1)), 1);
+	CHECK_EQ(e.pid, 0);
+	CHECK(!strcmp(agnocast_entry_data(&e), "held text"));
+	CHECK_EQ(lt_mapped(pools, 4), 1);
+	CHECK(pools[0].pid == 0 && e.addr >= pools[0].addr && e.addr < pools[0].addr + pools[0].max);
+	/* Nobody to watch: unmapped once nothing over it is held. */
+	LIB_OK(agnocast_release(sub, &e));
+	CHECK_EQ(lt_mapped(pools, 4), 0);
+	LIB_OK(agnocast_subscriber_destroy(sub));
+	TELL(sock, "done");
+}
+
+TEST(owner_invisible_here_mapped_by_address)
+{
+	struct child p = spawn(quiet_publisher, "/lt/pools/invisible"), r;
+	uint64_t addr;
+
+	RECV(p.sock, addr);
+	CHECK_OK(unshare(CLONE_NEWPID));
+	r = spawn(invisible_reader, NULL);
+	WAIT_FOR(r.sock, "subscribed");
+	TELL(p.sock, "pub");
+	WAIT_FOR(p.sock, "published");
+	WAIT_FOR(r.sock, "done");
+	REAP_OK(r.pid);
+	TELL(p.sock, "exit");
+	REAP_OK(p.pid);
+}
+
+TEST(map_pool_and_unmap_pool)
+{
+	struct child p = spawn(quiet_publisher, "/lt/pools/map");
+	struct agnocast_pool_info info, again, own, pools[4];
+	struct agnocast_subscriber *sub;
+	struct agnocast_entry e;
+	struct agnocast_pool me = LT_JOIN(UNIT, 0);
+	uint64_t addr;
+
+	RECV(p.sock, addr);
+	LIB_OK(agnocast_map_pool(p.pid, 0, &info));
+	CHECK(info.pid == p.pid && info.addr == addr && info.max == UNIT && info.size == UNIT);
+	CHECK(agnocast_readable((void *)(uintptr_t)addr, UNIT));
+	/* Mapped once, declared once, whether named by pid or by an address inside. */
+	LIB_OK(agnocast_map_pool(p.pid, 0, &again));
+	LIB_OK(agnocast_map_pool(0, addr + 100, &again));
+	CHECK_EQ(again.addr, addr);
+	CHECK_EQ(LT_TOTALS().mappings, 1);
+	CHECK_EQ(lt_mapped(pools, 4), 1);
+	/* Our own pool: its geometry, nothing mapped. */
+	LIB_OK(agnocast_map_pool(getpid(), 0, &own));
+	CHECK(own.addr == me.addr && own.max == me.max);
+	CHECK_EQ(lt_mapped(pools, 4), 1);
+	/* Held: refused. */
+	LIB_OK(agnocast_subscriber_create("/lt/pools/map", QOS(4, 0), &sub));
+	TELL(p.sock, "pub");
+	WAIT_FOR(p.sock, "published");
+	CHECK(lt_poll(agnocast_subscriber_fd(sub), POLLIN) & POLLIN);
+	CHECK_EQ(LIB_OK(agnocast_receive(sub, &e, 1)), 1);
+	LIB_ERR(agnocast_unmap_pool(addr), EBUSY, "release them first");
+	LIB_OK(agnocast_release(sub, &e));
+	LIB_OK(agnocast_unmap_pool(addr));
+	CHECK_EQ(lt_mapped(pools, 4), 0);
+	CHECK(!agnocast_readable((void *)(uintptr_t)addr, 1));
+	CHECK_EQ(LT_TOTALS().mappings, 0);
+	LIB_ERR(agnocast_unmap_pool(addr), ENOENT, "no pool of another process is mapped");
+	LIB_ERR(agnocast_map_pool(1, 0, NULL), ENOENT, "AGNOCAST_MAP_POOL_CMD");
+	LIB_ERR(agnocast_map_pool(-1, 0, NULL), EINVAL, "name a pool by pid > 0");
+	LIB_OK(agnocast_subscriber_destroy(sub));
+	LIB_OK(agnocast_leave());
+	TELL(p.sock, "exit");
+	REAP_OK(p.pid);
+}
