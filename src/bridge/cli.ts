@@ -90,6 +90,7 @@ function describe(e: BridgeEvent): string {
     case 'import-start': return `${e.topic}: importing from ${e.subject} (${e.localSubscribers} local subscribers)`;
     case 'import-stop': return `${e.topic}: import stopped (${e.reason})`;
     case 'history': return `${e.topic}: ${e.messages} history messages from ${e.origin}`;
+    case 'not-sent': return `${e.topic}: message ${e.seq} not sent (NATS unreachable; importers will count it lost)`;
     case 'gap': return `${e.topic}: ${e.lost} messages from ${e.origin} lost`;
     case 'drop': return `dropped a message on ${e.subject}: ${e.reason}: ${e.detail}`;
     case 'error': return `error: ${e.message}`;

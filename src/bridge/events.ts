@@ -23,6 +23,7 @@ export type BridgeEvent =
   | { type: 'import-stop'; topic: string; reason: 'no local subscriber' | 'closing' }
   | { type: 'history'; topic: string; origin: string; messages: number }
   | { type: 'gap'; topic: string; origin: string; lost: number }
+  | { type: 'not-sent'; topic: string; seq: number }
   | { type: 'drop'; topic: string | null; subject: string; reason: DropReason; detail: string }
   | { type: 'error'; message: string };
 

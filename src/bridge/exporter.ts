@@ -136,6 +136,7 @@ export class Exporter {
       ctx.stats.exportedBytes += m.data.length;
     } else {
       ctx.stats.notSent++;
+      ctx.emit({ type: 'not-sent', topic: this.spec.topic, seq });
     }
     if (!this.spec.transientLocal) queueMicrotask(() => m.release());
   }

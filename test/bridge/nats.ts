@@ -119,7 +119,9 @@ export async function startCluster(n: number, o: ServerOptions = {}): Promise<{ 
       `http: 127.0.0.1:${p.monitor}`,
       `max_payload: ${o.maxPayload ?? 1024 * 1024}`,
       `max_pending: ${o.maxPending ?? 256 * 1024 * 1024}`,
-      ...(n > 1 ? [`cluster { name: agnocast, listen: 127.0.0.1:${p.cluster}, routes: [${routes.join(', ')}] }`] : []),
+      // no_advertise: a client knows only its own server (one per "host"), so
+      // stopping that server cuts the client off until it is back.
+      ...(n > 1 ? [`cluster { name: agnocast, listen: 127.0.0.1:${p.cluster}, no_advertise: true, routes: [${routes.join(', ')}] }`] : []),
       '',
     ].join('\n'));
     return new Server(conf, p.client, p.monitor);
