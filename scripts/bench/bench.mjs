@@ -76,11 +76,12 @@ function fmtSize(n) {
 const WARMUP = 1000;
 
 /** Generic lock-step driver: send(u8, seq) then await ack(seq) -> latency ns. */
-async function lockstep(sizes, alloc, sendAndWait) {
+async function lockstep(sizes, alloc, sendAndWait, progress = () => {}) {
   const out = [];
   let seq = 0n;
   const small = alloc(64);
   for (let i = 0; i < WARMUP; i++) await sendAndWait(small, ++seq);
+  progress('warm');
   for (const { size, count } of sizes) {
     const buf = alloc(size);
     await sendAndWait(buf, ++seq);	// warm-up
@@ -89,6 +90,7 @@ async function lockstep(sizes, alloc, sendAndWait) {
     for (let i = 0; i < count; i++) lat.push(await sendAndWait(buf, ++seq));
     const secs = Number(now() - t0) / 1e9;
     out.push({ size, lat, rate: count / secs });
+    progress(fmtSize(size));
   }
   return out;
 }
@@ -157,7 +159,7 @@ async function roleAgnPub(spec, data = TS_DATA, ack = TS_ACK, go = false) {
     stamp(loan.bytes, seq);
     loan.publish();
     return box.wait(seq);
-  });
+  }, (what) => go && process.stderr.write(`[${what}] `));
   const end = pub.loan(16);
   stamp(end.bytes, END);
   end.publish();

@@ -20,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -159,15 +160,24 @@ export async function benchNats({ self, sizes, lockstep, filled, stamp, ackBox, 
 export async function benchBridge({ root, self, spec, startReady }) {
   const server = await startNatsServer();
   const ns = await ipcNamespace();
-  const here = startBridge(root, [], ['--server', server.url, '--name', 'bench-bridge-a', '--export', BR_DATA, '--import', BR_ACK]);
-  const there = startBridge(root, ns.launcher, ['--server', server.url, '--name', 'bench-bridge-b', '--pool-size', '128M',
-    '--import', BR_DATA, '--export', BR_ACK]);
+  // Leases longer than the default 3 s: under QEMU's TCG a bridge copying
+  // 64 MiB can be busy long enough for a lease to lapse, and a lock-step
+  // run waits for ever on a message sent while its export had stopped.
+  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agnocast-bench-')), 'bridge.json');
+  fs.writeFileSync(config, JSON.stringify({ leaseMs: 20000 }));
+  const here = startBridge(root, [], ['--server', server.url, '--name', 'bench-bridge-a', '--config', config,
+    '--export', BR_DATA, '--import', BR_ACK]);
+  const there = startBridge(root, ns.launcher, ['--server', server.url, '--name', 'bench-bridge-b', '--config', config,
+    '--pool-size', '128M', '--import', BR_DATA, '--export', BR_ACK]);
   let sub;
   let pub;
   try {
+    const say = (what) => process.stderr.write(`[${what}] `);
     await Promise.all([here.waitFor((e) => e.type === 'started'), there.waitFor((e) => e.type === 'started')]);
+    say('bridges up');
     sub = await startReady(ns.launcher[0], [...ns.launcher.slice(1), process.execPath, self, '--role', 'agn-sub', BR_DATA, BR_ACK]);
     await here.waitFor((e) => e.type === 'export-start' && e.topic === BR_DATA);
+    say('data exported');
     let out = '';
     pub = spawn(process.execPath, [self, '--role', 'agn-pub', spec, BR_DATA, BR_ACK, 'go'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const done = new Promise((resolve, reject) => pub.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bridged publisher exited ${code}`)))));
@@ -178,6 +188,7 @@ export async function benchBridge({ root, self, spec, startReady }) {
     }));
     await subscribed;
     await there.waitFor((e) => e.type === 'export-start' && e.topic === BR_ACK);
+    say('acks exported');
     pub.stdin.end('go\n');
     await done;
     return JSON.parse(out);
@@ -189,5 +200,6 @@ export async function benchBridge({ root, self, spec, startReady }) {
     await there.stop();
     await ns.close();
     await server.stop();
+    fs.rmSync(path.dirname(config), { recursive: true, force: true });
   }
 }

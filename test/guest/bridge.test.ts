@@ -151,7 +151,8 @@ describe('bridge: two IPC namespaces over two clustered nats-servers', () => {
     expect(sa1).toMatchObject({ exported: SIZES.length, imported: SIZES.length, lost: 0 });
     expect(sb1).toMatchObject({ exported: SIZES.length, imported: SIZES.length, lost: 0 });
     console.log(`after both ways: A exported ${sa1.exported}, imported ${sa1.imported}, skipped ${sa1.skippedBridged} of its own imports; ` +
-      `B exported ${sb1.exported}, imported ${sb1.imported}, skipped ${sb1.skippedBridged}`);
+      `B exported ${sb1.exported}, imported ${sb1.imported}, skipped ${sb1.skippedBridged}; A's events on ${BA}: ` +
+      JSON.stringify(a.events.filter((e) => e.topic === BA).map((e) => e.type)));
     expect(sa1.skippedBridged).toBeGreaterThan(0);
     expect(sb1.skippedBridged).toBeGreaterThan(0);
     expect([sa1.dropped, sb1.dropped].map((d) => Object.values(d as Record<string, number>).reduce((x, y) => x + y)))
