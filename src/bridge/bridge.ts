@@ -82,10 +82,21 @@ export class Bridge extends EventEmitter<BridgeEvents> {
       control('unwant');
     }
     if (options.imports.length) control('query');
+    // A lease lapses only on time this process was listening: after a
+    // stall (a late tick: the event loop was busy, e.g. copying a large
+    // message) the leases are extended by the stall, and the check waits
+    // for the I/O already pending (setImmediate runs after the poll phase),
+    // so that refreshes that arrived meanwhile are read first.
+    const period = Math.max(1, Math.floor(options.leaseMs / 3));
+    let last = Date.now();
     this.#timer = setInterval(() => {
       const now = Date.now();
-      for (const e of this.#exporters.values()) e.expire(now);
-    }, Math.max(1, Math.floor(options.leaseMs / 3)));
+      const stalled = Math.max(0, now - last - period);
+      last = now;
+      setImmediate(() => {
+        for (const e of this.#exporters.values()) e.expire(Date.now(), stalled > period / 2 ? stalled : 0);
+      });
+    }, period);
     this.#timer.unref();
     void this.#watchStatus();
     queueMicrotask(() => {

@@ -12,7 +12,8 @@
  *
  * An exporter keeps a lease per importing bridge; a lease lapses leaseMs
  * after its last want. Leases do not lapse while the exporter itself is
- * cut off from NATS (it could not hear the refreshes).
+ * cut off from NATS, nor during a stall of its own event loop (it could
+ * not hear the refreshes): see bridge.ts.
  */
 const ID = /^[A-Za-z0-9]{1,64}$/;
 

@@ -73,9 +73,14 @@ export class Exporter {
     if (this.#leases.size === 0) this.#stop('no interest');
   }
 
-  /** Drops lapsed leases (not while disconnected: see control.ts). */
-  expire(now: number): void {
+  /**
+   * Drops lapsed leases (not while disconnected: see control.ts); `stalled`
+   * ms during which this process could not read refreshes are added to
+   * every lease first.
+   */
+  expire(now: number, stalled = 0): void {
     if (!this.#ctx.connected) return;
+    if (stalled > 0) for (const [bridge, until] of this.#leases) this.#leases.set(bridge, until + stalled);
     for (const [bridge, until] of this.#leases) {
       if (until <= now) {
         this.#leases.delete(bridge);
