@@ -2,17 +2,18 @@
 # SPDX-License-Identifier: Apache-2.0
 # `npm run bench`: one-way latency (p50, p99) and lock-step message rate,
 # 64 B to 64 MiB, for agnocast TS->TS and C->C, side by side with a Unix
-# domain socket, child_process IPC and worker_threads postMessage
-# (scripts/bench/bench.mjs). One run, in a QEMU guest with Debian's 6.1
+# domain socket, child_process IPC and worker_threads postMessage, and
+# over NATS: plain NATS client to client next to agnocast -> bridge -> NATS
+# -> bridge -> agnocast (scripts/bench/bench.mjs, scripts/bench/nats.mjs). One run, in a QEMU guest with Debian's 6.1
 # kernel and the module built here, or on this host when /dev/agnocast
 # exists. Writes docs/bench.json and docs/bench.svg.
 #
-# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker]
+# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker,nats,bridge]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker,nats,bridge]"; }
 mode=auto
 in_guest=0
 extra=()
@@ -41,7 +42,7 @@ if [ "$mode" = guest ]; then
 	out=$BUILD/guest/$flavor
 	rm -f "$out/bench.json" "$out/bench.svg"
 	rc=0
-	bash scripts/guest.sh "$flavor" --timeout 1200 -- \
+	bash scripts/guest.sh "$flavor" --timeout 3600 -- \
 		bash scripts/bench.sh --in-guest ${extra[@]+"${extra[@]}"} || rc=$?
 	for f in bench.json bench.svg; do
 		if [ -f "$out/$f" ]; then cp "$out/$f" docs/ && echo "docs/$f (from the guest)"; fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs the Debian packages the build and the guest lane need. Idempotent:
+# Installs the Debian packages the build and the guest lane need (the
+# bridge's tests and bench start Debian's nats-server). Idempotent:
 # does nothing when everything is already there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,7 +15,7 @@ if [ "${CI:-}" = true ] || [ "${AGNOCAST_RT_KERNEL:-0}" = 1 ]; then
 fi
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd "${headers[@]}"
       bc flex bison libelf-dev libssl-dev dwarves g++ make
-      gcc-multilib)
+      gcc-multilib nats-server)
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 	pkgs+=(linux-source-6.1)
 fi

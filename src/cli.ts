@@ -7,6 +7,7 @@
  * echo and hz subscribe.
  */
 import { parseArgs } from 'node:util';
+import { BRIDGE_USAGE, runBridge } from './bridge/cli.js';
 import { exitCode, formatChecks, runChecks } from './doctor.js';
 import { AgnocastError } from './errors.js';
 import {
@@ -27,6 +28,8 @@ const USAGE = `usage: agnocast <command>
   topic info <topic>     publishers, subscribers and live entries of a topic
   topic echo <topic>     print messages as they arrive  [--count N] [--bytes N]
   topic hz <topic>       message rate, every second      [--window N]
+  bridge --server nats://HOST:PORT [--export TOPIC…] [--import TOPIC…] [--config FILE]
+                         agnocast topics over NATS, to and from other machines (README, "Two machines")
 `;
 
 function hexdump(data: Uint8Array, max: number): string {
@@ -75,6 +78,13 @@ async function hz(topic: string, window: number): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'bridge') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(BRIDGE_USAGE);
+      return 0;
+    }
+    return runBridge(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

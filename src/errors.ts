@@ -16,6 +16,8 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_REGION_NOT_FOUND'
   | 'AGNOCAST_INSTALL_FAILED'
   | 'AGNOCAST_ADDON'
+  | 'AGNOCAST_BRIDGE_CONFIG'
+  | 'AGNOCAST_BRIDGE_CONNECT'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {

@@ -22,3 +22,7 @@ export {
 } from './errors.js';
 export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
 export { SharedRegion, RegionExistsError, RegionNotFoundError } from './region.js';
+export {
+  bridge, Bridge, BridgeConfigError, BridgeConnectError, topicToSubject, subjectToTopic,
+  type BridgeOptions, type BridgeTopic, type NatsOptions, type BridgeEvent, type BridgeStats, type DropReason,
+} from './bridge/index.js';

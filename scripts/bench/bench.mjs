@@ -20,8 +20,11 @@
 // zero copy is that the payload is written in place once, by its producer,
 // whatever transport follows. Copying peers send a pre-filled buffer.
 //
+// Two rows go over NATS (scripts/bench/nats.mjs): plain NATS client to
+// client, and agnocast -> bridge -> NATS -> bridge -> agnocast.
+//
 // Usage: node scripts/bench/bench.mjs [--sizes 64:200,4K:200,...] [--out DIR]
-//        [--only ts,c,uds,cp,worker] [--cbench PATH] [--replot bench.json]
+//        [--only ts,c,uds,cp,worker,nats,bridge] [--cbench PATH] [--replot bench.json]
 // Writes DIR/bench.json and DIR/bench.svg; prints the table and the targets.
 import { spawn, fork } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -31,6 +34,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -72,11 +76,12 @@ function fmtSize(n) {
 const WARMUP = 1000;
 
 /** Generic lock-step driver: send(u8, seq) then await ack(seq) -> latency ns. */
-async function lockstep(sizes, alloc, sendAndWait) {
+async function lockstep(sizes, alloc, sendAndWait, progress = () => {}) {
   const out = [];
   let seq = 0n;
   const small = alloc(64);
   for (let i = 0; i < WARMUP; i++) await sendAndWait(small, ++seq);
+  progress('warm');
   for (const { size, count } of sizes) {
     const buf = alloc(size);
     await sendAndWait(buf, ++seq);	// warm-up
@@ -85,6 +90,7 @@ async function lockstep(sizes, alloc, sendAndWait) {
     for (let i = 0; i < count; i++) lat.push(await sendAndWait(buf, ++seq));
     const secs = Number(now() - t0) / 1e9;
     out.push({ size, lat, rate: count / secs });
+    progress(fmtSize(size));
   }
   return out;
 }
@@ -107,14 +113,14 @@ function ackBox() {
   };
 }
 
-async function roleAgnSub() {
+async function roleAgnSub(data = TS_DATA, ack = TS_ACK) {
   const { join } = await import(path.join(ROOT, 'dist/index.js'));
   const node = join({ poolSize: '16M' });
   let ackPub;
   // After END: ack it and stay, so the publisher reads that ack (leaving
   // would withdraw it); the driver ends us once the publisher has exited.
   process.once('SIGTERM', () => { node.close(); process.exit(0); });
-  node.subscribe(TS_DATA, { depth: 64 }, (msg) => {
+  node.subscribe(data, { depth: 64 }, (msg) => {
     const [seq, lat] = latencyOf(msg.data);
     const loan = ackPub.loan(16);
     const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
@@ -122,29 +128,38 @@ async function roleAgnSub() {
     dv.setBigUint64(8, BigInt(lat), true);
     loan.publish();
   });
-  ackPub = node.publisher(TS_ACK, { depth: 1, transientLocal: true });
+  ackPub = node.publisher(ack, { depth: 1, transientLocal: true });
   const hello = ackPub.loan(16);
   new DataView(hello.buffer, hello.bytes.byteOffset, 16).setBigUint64(0, 0n, true);
   hello.publish();
   process.stdout.write('ready\n');
 }
 
-async function roleAgnPub(spec) {
+/**
+ * With `go` (the bridged row), waits for a "go" line on stdin instead of
+ * the subscriber's hello: the driver says when both bridges carry both topics.
+ */
+async function roleAgnPub(spec, data = TS_DATA, ack = TS_ACK, go = false) {
   const { join } = await import(path.join(ROOT, 'dist/index.js'));
   const node = join({ poolSize: '256M' });
   const box = ackBox();
-  node.subscribe(TS_ACK, { depth: 64, transientLocal: true }, (msg) => {
+  node.subscribe(ack, { depth: 64, transientLocal: !go }, (msg) => {
     const dv = new DataView(msg.data.buffer, msg.data.byteOffset, 16);
     box.put(dv.getBigUint64(0, true), Number(dv.getBigUint64(8, true)));
   });
-  const pub = node.publisher(TS_DATA, { depth: 1 });
-  await box.wait(0n);	// the subscriber's hello
+  const pub = node.publisher(data, { depth: 1 });
+  if (go) {
+    process.stdout.write('subscribed\n');
+    await new Promise((resolve) => createInterface({ input: process.stdin }).once('line', resolve));
+  } else {
+    await box.wait(0n);	// the subscriber's hello
+  }
   const results = await lockstep(parseSizes(spec), (size) => size, (size, seq) => {
     const loan = pub.loan(size);
     stamp(loan.bytes, seq);
     loan.publish();
     return box.wait(seq);
-  });
+  }, (what) => go && process.stderr.write(`[${what}] `));
   const end = pub.loan(16);
   stamp(end.bytes, END);
   end.publish();
@@ -390,10 +405,10 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,c,uds,cp,worker', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
+    only: 'ts,c,uds,cp,worker,nats,bridge', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
-    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker] [--cbench PATH]`);
+    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker,nats,bridge] [--cbench PATH]`);
     opt[k] = args[i + 1];
   }
   if (opt.replot) {	// --replot bench.json: redraw DIR/bench.svg from saved results
@@ -404,11 +419,14 @@ async function main() {
   const sizes = parseSizes(opt.sizes);
   const only = new Set(opt.only.split(','));
   const labels = { ts: 'agnocast TS→TS', c: 'agnocast C→C', uds: 'Unix socket (net)',
-    cp: 'child_process IPC (advanced)', worker: 'worker_threads postMessage' };
+    cp: 'child_process IPC (advanced)', worker: 'worker_threads postMessage',
+    nats: 'plain NATS client→client', bridge: 'agnocast→bridge→NATS→bridge→agnocast' };
   const runners = {
     ts: () => benchTs(sizes, opt.sizes.split(',').map((t) => { const [s, c] = t.split(':'); return `${s}:${c}`; }).join(',')),
     c: () => benchC(sizes, opt.sizes, opt.cbench),
     uds: () => benchUds(sizes), cp: () => benchCp(sizes), worker: () => benchWorker(sizes),
+    nats: () => benchNats({ self: SELF, sizes, lockstep, filled, stamp, ackBox, startReady }),
+    bridge: () => benchBridge({ root: ROOT, self: SELF, spec: sizes.map((s) => `${s.size}:${s.count}`).join(','), startReady }),
   };
   // TS pub parses sizes itself (K/M suffixes ok); give it the numeric form.
   runners.ts = () => benchTs(sizes, sizes.map((s) => `${s.size}:${s.count}`).join(','));
@@ -479,6 +497,18 @@ async function main() {
     console.log(`  at 64 B, TS→TS p50 ÷ Unix socket p50 = ${fmtUs(ts64.p50_us)} ÷ ${fmtUs(uds64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1, no slower): ${x <= 1 ? 'MET' : 'NOT MET'}`);
   }
 
+  const big = sizes.filter(({ size }) => size >= 1024 ** 2 && get('bridge', size) && get('nats', size));
+  if (big.length) {
+    const worst = Math.max(...big.map(({ size }) => get('bridge', size).p50_us / get('nats', size).p50_us));
+    targets.bridge_vs_nats_1MiB_up = { value: worst, target: '<= 1.2', met: worst <= 1.2 };
+    for (const { size } of big) {
+      const br = get('bridge', size), nt = get('nats', size);
+      console.log(`  at ${fmtSize(size)}, bridged p50 ÷ plain NATS p50 = ${fmtUs(br.p50_us)} ÷ ${fmtUs(nt.p50_us)} µs = ` +
+        `${(br.p50_us / nt.p50_us).toFixed(2)}; rate ${fmtRate(br.msgs_per_s)} vs ${fmtRate(nt.msgs_per_s)} msg/s`);
+    }
+    console.log(`  bridge cost at 1 MiB and above: worst p50 ratio ${worst.toFixed(2)} (target ≤ 1.2): ${worst <= 1.2 ? 'MET' : 'NOT MET'}`);
+  }
+
   fs.mkdirSync(opt.out, { recursive: true });
   const json = { date: new Date().toISOString(), kernel: os.release(), node: process.version,
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, method: 'lock-step; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
@@ -493,8 +523,9 @@ if (!isMainThread) {
 } else {
   const i = process.argv.indexOf('--role');
   const role = i >= 0 ? process.argv[i + 1] : null;
-  if (role === 'agn-sub') await roleAgnSub();
-  else if (role === 'agn-pub') await roleAgnPub(process.argv[i + 2]);
+  if (role === 'agn-sub') await roleAgnSub(process.argv[i + 2], process.argv[i + 3]);
+  else if (role === 'agn-pub') await roleAgnPub(process.argv[i + 2], process.argv[i + 3], process.argv[i + 4], process.argv[i + 5] === 'go');
+  else if (role === 'nats-sub') await roleNatsSub(process.argv[i + 2], latencyOf);
   else if (role === 'uds-peer') roleUdsPeer(process.argv[i + 2]);
   else if (role === 'cp-peer') roleCpPeer();
   else await main();

@@ -6,6 +6,7 @@
  */
 import { join } from '../../dist/index.js';
 import { byteLength, kinds, plain, write } from '../../scripts/demo/typed.mjs';
+import { check, fill } from './content.mjs';
 
 let node;
 const publishers = new Map();
@@ -119,6 +120,23 @@ const commands = {
   subscribe: ({ topic, depth, transientLocal, hold }) => {
     box(topic);
     const s = node.subscribe(topic, { depth, transientLocal }, (msg) => record(topic, msg, hold));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  /** Publishes message `index` of `size` bytes in verifiable content (content.mjs), filled in the loan. */
+  publishContent: ({ topic, size, index }) => {
+    const loan = publishers.get(topic).loan(size);
+    const hash = fill(loan.bytes, index);
+    return { seq: String(loan.publish()), hash };
+  },
+  /** Subscribes checking every message's content; messages() returns { index, size, hash, ok, pid }. */
+  subscribeContent: ({ topic, depth, transientLocal }) => {
+    box(topic);
+    const s = node.subscribe(topic, { depth: depth ?? 4, transientLocal }, (msg) => {
+      const b = box(topic);
+      b.messages.push({ ...check(msg.data), pid: msg.publisherPid });
+      for (const w of b.waiters.splice(0)) w();
+    });
     subscriptions.set(topic, s);
     return s.id;
   },

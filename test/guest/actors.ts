@@ -13,8 +13,13 @@ export interface Actor {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export async function spawnActor(env: Record<string, string> = {}): Promise<Actor> {
-  const child: ChildProcess = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * A new actor process. `launcher` runs it through another program first
+ * (e.g. nsenter into an IPC namespace: test/guest/namespaces.ts).
+ */
+export async function spawnActor(env: Record<string, string> = {}, launcher: string[] = []): Promise<Actor> {
+  const via = launcher.length ? { execPath: launcher[0] as string, execArgv: [...launcher.slice(1), process.execPath, ...process.execArgv] } : {};
+  const child: ChildProcess = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...via });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let next = 0;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

@@ -29,15 +29,15 @@ export npm_config_nodedir=$(dirname "$(dirname "$(command -v node)")")
 rm -rf "$dir" && mkdir -p "$dir"
 first_use() { node --input-type=module -e "import { join } from 'agnocast'; join();"; }
 
-# What users need: the library (dist/: every src/*.ts compiled, with its
+# What users need: the library (dist/: every src/*.ts and src/bridge/*.ts compiled, with its
 # declarations), what the install script compiles (the addon's sources and
 # binding.gyp, libagnocast's sources and its list of them), the module's
 # sources (with its DKMS and udev files), the heaphook's sources and header,
 # README and licenses.
 expected() {
 	local f
-	for f in "$root"/src/*.ts; do
-		f=${f##*/}
+	for f in "$root"/src/*.ts "$root"/src/bridge/*.ts; do
+		f=${f#"$root"/src/}
 		printf 'dist/%s.js\ndist/%s.d.ts\n' "${f%.ts}" "${f%.ts}"
 	done
 	git -C "$root" ls-files -- native/binding.gyp ':(glob)native/src/*' libagnocast/sources.mk \
