@@ -84,7 +84,10 @@ fi
 
 if wants ts; then
 	echo "guest: TypeScript library suite"
-	node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
+	# Each test's timeout is a hang guard: 2 min, 10 min on the debug kernel.
+	timeout_ms=120000
+	[ "$kernel" = debug ] && timeout_ms=600000
+	AGNOCAST_TEST_TIMEOUT_MS=$timeout_ms node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
 		--reporter=default --reporter=json --outputFile.json="$out/ts.json"
 	reload
 fi
