@@ -57,9 +57,10 @@ export interface SubscriptionStats {
   /** Messages handed to the callback, the loop or take()/receive(). */
   received: number;
   /**
-   * Messages published on the topic after the first one received here
-   * that this subscription will never see (gaps in the sequence numbers:
-   * keep-last overwrote them while it fell behind, or take() skipped them).
+   * Messages published on the topic since the subscription began (for a
+   * transient-local one: since its first message) that it will never see
+   * (gaps in the sequence numbers: keep-last overwrote them while it fell
+   * behind, or take() skipped them). So received + dropped = published.
    */
   dropped: number;
   /** Messages handed out and not released yet (retained ones included). */
@@ -123,6 +124,10 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       this.id = r.id;
       this.#fd = r.fd;
       this.#publishers = host.native.subscriberState(r.id).publishers;
+      // Volatile: what is published from now on is this subscription's to
+      // see, so losses count from here. Transient-local: from the first
+      // message (the history is what the publishers kept).
+      if (!qos.transientLocal) this.#lastSeq = host.native.topicInfo(topic)?.lastSeq ?? 0n;
       this.#watch = host.native.watch(this.#fd, (events) => this.#onPoll(events), false, 0);
     } catch (e) {
       throw translate(e, `subscribing to ${topic}`);

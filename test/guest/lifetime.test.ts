@@ -20,16 +20,22 @@ describe('views that cannot escape', () => {
       const node = join({ poolSize: '1M' });
       const pub = node.publisher('/life/xfer');
       const sub = node.subscribe('/life/xfer', { depth: 4 });
+      // Node 20 copies an untransferable buffer in a transfer list, later
+      // versions throw DataCloneError: either way the memory does not move.
       const tryTransfer = (buf) => {
-        try { structuredClone(buf, { transfer: [buf] }); return 'transferred'; } catch (e) { return e.name; }
+        const at = node.native.addressOf(buf);
+        try {
+          const copy = structuredClone(buf, { transfer: [buf] });
+          return node.native.addressOf(copy) !== at && buf.byteLength > 0 ? 'copied' : 'transferred';
+        } catch (e) { return e.name; }
       };
       const loan = pub.loan(8);
       loan.bytes.set([1, 2, 3, 4, 5, 6, 7, 8]);
       const loanTry = tryTransfer(loan.buffer);
       const loanAfter = loan.bytes.byteLength;
       const { port1 } = new MessageChannel();
-      let portTry = 'posted';
-      try { port1.postMessage(loan.buffer, [loan.buffer]); } catch (e) { portTry = e.name; }
+      let portTry;
+      try { port1.postMessage(loan.buffer, [loan.buffer]); portTry = loan.bytes.byteLength === 8 ? 'copied' : 'transferred'; } catch (e) { portTry = e.name; }
       port1.close();
       loan.publish();
       const m = sub.take();
@@ -40,9 +46,7 @@ describe('views that cannot escape', () => {
       console.log(JSON.stringify({ loanTry, loanAfter, portTry, afterPublish: loan.bytes.byteLength,
         viewTry, sum, afterRelease: view.byteLength }));
       node.close();`);
-    expect(r.loanTry).not.toBe('transferred');
-    expect(r.portTry).not.toBe('posted');
-    expect(r.viewTry).not.toBe('transferred');
+    for (const k of ['loanTry', 'portTry', 'viewTry']) expect(['copied', 'DataCloneError']).toContain(r[k]);
     expect(r).toMatchObject({ loanAfter: 8, afterPublish: 0, sum: 36, afterRelease: 0 });
   });
 
