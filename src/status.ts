@@ -144,8 +144,8 @@ export function formatStatus(s: Status): string {
     `agnocast ${s.version} (abi ${s.abi}): ${t.processes} processes, ${t.topics} topics, ` +
     `${t.publishers} publishers, ${t.subscribers} subscribers, ${t.entries} entries, ${t.mappings} pool mappings`,
     '',
-    table(['PID', 'UID', 'POOL', 'SIZE', 'MAX', 'STATE', 'PUBS', 'SUBS', 'MAPPED BY', 'RECLAIMABLE'],
-      s.processes.map((p) => [p.pid, p.uid, hex(p.addr), bytes(p.size), bytes(p.max),
+    table(['PID', 'POOL', 'SIZE', 'MAX', 'UID', 'STATE', 'PUBS', 'SUBS', 'MAPPED BY', 'RECLAIMABLE'],
+      s.processes.map((p) => [p.pid, hex(p.addr), bytes(p.size), bytes(p.max), p.uid,
         p.attached ? p.state : `${p.state} (no pool)`, p.publishers, p.subscribers, p.mappers, p.reclaimable])),
     '',
     formatTopics(s),

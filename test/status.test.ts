@@ -38,7 +38,7 @@ describe('the status file', () => {
   it('renders readable tables', () => {
     const text = formatStatus(s);
     expect(text).toContain('2 processes, 1 topics');
-    expect(text).toMatch(/120\s+0\s+0x40000000000\s+100 KiB\s+200 KiB\s+live/);
+    expect(text).toMatch(/120\s+0x40000000000\s+100 KiB\s+200 KiB\s+0\s+live/);
     expect(formatTopic(s.topics[0]!)).toMatch(/3\s+1\s+120\s+0x40000000200\s+30\s+0\s+yes/);
   });
 

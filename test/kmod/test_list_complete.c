@@ -20,7 +20,7 @@
 #define CAP 64
 #define LIST_MS 8000
 
-/* Adds and removes subscribers on changing topics until killed. */
+/* Adds and removes subscribers on changing topics until told to stop. */
 static void topic_churner(int sock, void *arg)
 {
 	char name[32];
@@ -32,7 +32,7 @@ static void topic_churner(int sock, void *arg)
 	(void)arg;
 	JOIN(dev, UNIT, 0, &pool);
 	TELL(sock, "churning");
-	for (i = 0;; i++) {
+	for (i = 0; !sock_ready(sock); i++) {
 		snprintf(name, sizeof(name), "churn/%u", i % 40);
 		s = ADD_SUB(dev, name, 1, 0);
 		if (i % 3)
@@ -41,7 +41,10 @@ static void topic_churner(int sock, void *arg)
 	}
 }
 
-/* Forks short-lived joiners until killed. */
+/*
+ * Forks short-lived joiners until told to stop; it stops between two of
+ * them, so that it leaves no grandchild behind.
+ */
 static void process_churner(int sock, void *arg)
 {
 	struct ag_pool pool;
@@ -50,7 +53,7 @@ static void process_churner(int sock, void *arg)
 
 	(void)arg;
 	TELL(sock, "churning");
-	for (;;) {
+	while (!sock_ready(sock)) {
 		pid = fork();
 		if (pid == 0) {
 			int dev = AG_OPEN();
@@ -113,6 +116,8 @@ TEST(list_answers_are_complete_while_things_change)
 	}
 	note("%llu calls, %llu items checked", (unsigned long long)calls,
 	     (unsigned long long)items);
-	KILL_REAP(t.pid);
-	KILL_REAP(p.pid);
+	TELL(t.sock, "stop");
+	TELL(p.sock, "stop");
+	REAP_OK(t.pid);
+	REAP_OK(p.pid);
 }
