@@ -122,15 +122,15 @@ describe('worker_threads', () => {
       const node = join({ poolSize: '2M' });
       const sub = node.subscribe('/life/worker', { depth: 16 });
       const worker = (closes) => new Promise((resolve, reject) => {
+        // The worker inherits --input-type=module: its code is a module too.
         const w = new Worker(\`
-          const { parentPort } = require('node:worker_threads');
-          import('${dist}').then(({ join }) => {
-            const node = join({ poolSize: '2M' });
-            const pub = node.publisher('/life/worker');
-            for (const t of ['a', 'b', 'c']) pub.publish(Buffer.from(t));
-            if (${'${closes}'}) node.close();
-            parentPort.postMessage(node.pid);
-          });\`, { eval: true });
+          import { parentPort } from 'node:worker_threads';
+          import { join } from '${dist}';
+          const node = join({ poolSize: '2M' });
+          const pub = node.publisher('/life/worker');
+          for (const t of ['a', 'b', 'c']) pub.publish(Buffer.from(t));
+          if (${'${closes}'}) node.close();
+          parentPort.postMessage(node.pid);\`, { eval: true });
         let pid;
         w.on('message', (p) => { pid = p; });
         w.on('error', reject);
