@@ -10,7 +10,7 @@
 //     subscriber's queue is full); msg/s and, per subscriber,
 //     published - received (0: nothing lost, as reliable promises).
 // Roles run as child processes of this file: --role fan-sub K RELIABLE,
-// --role fan-pub N MODE.
+// --role fan-pub N MODE. Run alone, the file prints just these rows.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -161,8 +161,10 @@ export function printFanout(r, fmtUs) {
 }
 
 const i = process.argv.indexOf('--role');
-if (i >= 0 && process.argv[1] === SELF) {
-  const role = process.argv[i + 1];
+if (process.argv[1] === SELF) {
+  const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'fan-sub') await roleSub(Number(process.argv[i + 2]), process.argv[i + 3] === '1');
   else if (role === 'fan-pub') await rolePub(Number(process.argv[i + 2]), process.argv[i + 3]);
+  // Alone (`node scripts/bench/fanout.mjs`, with the module loaded): just these rows.
+  else if (role === null) printFanout(await benchFanout(), (us) => us.toFixed(1));
 }
