@@ -15,6 +15,7 @@ export { join, AgnocastNode, type JoinOptions, type PoolInfo } from './node.js';
 export { Publisher, Loan, type PublishAsyncOptions, type MatchEvent } from './publisher.js';
 export {
   Subscription, type MessageCallback, type IterateOptions, type ReceiveOptions, type SubscriptionStats,
+  type SubscriptionOptions, type PublishersEvent,
 } from './subscription.js';
 export { type WaitOptions } from './wait.js';
 export { Message } from './message.js';
