@@ -53,9 +53,30 @@ void sys_free(void *p)
 	sys.free(p);
 }
 
-static void *no_pool(const char *op)
+/*
+ * The allocator, set up on the first allocation: the pool is the
+ * allocator's from then on (a process that writes its pool by hand must
+ * not allocate from it). NULL with a message when there is no pool.
+ */
+static struct pool_mt *allocator(const char *op)
 {
-	return lib_fail_null(ESRCH, op, "this process has no pool: call agnocast_join() first");
+	struct pool_mt *mt = lib_allocator();
+	int r = 0;
+
+	if (mt)
+		return mt;
+	if (!lib_has_pool())
+		return lib_fail_null(ESRCH, op, "this process has no pool: call agnocast_join() first");
+	pthread_mutex_lock(&lib.lock);
+	if (lib.stage == STAGE_READY)
+		r = pool_allocator_init();
+	pthread_mutex_unlock(&lib.lock);
+	mt = lib_allocator();
+	if (!mt && r == 0)
+		lib_fail(ESRCH, op, "this process has no pool: call agnocast_join() first");
+	if (!mt)
+		errno = ESRCH;
+	return mt;
 }
 
 static void *exhausted(void *p, size_t n, const char *op)
@@ -69,54 +90,66 @@ static void *exhausted(void *p, size_t n, const char *op)
 
 void *lib_alloc(size_t n)
 {
-	if (!lib.mt)
-		return no_pool("agnocast_alloc");
-	return exhausted(pool_mt_malloc(lib.mt, n), n, "agnocast_alloc");
+	struct pool_mt *mt = allocator("agnocast_alloc");
+
+	return mt ? exhausted(pool_mt_malloc(mt, n), n, "agnocast_alloc") : NULL;
 }
 
 void *lib_calloc(size_t nmemb, size_t n)
 {
+	struct pool_mt *mt = allocator("agnocast_calloc");
 	size_t total;
 
-	if (!lib.mt)
-		return no_pool("agnocast_calloc");
+	if (!mt)
+		return NULL;
 	if (__builtin_mul_overflow(nmemb, n, &total))
 		return lib_fail_null(ENOMEM, "agnocast_calloc", "%zu x %zu bytes overflow", nmemb, n);
-	return exhausted(pool_mt_calloc(lib.mt, nmemb, n), total, "agnocast_calloc");
+	return exhausted(pool_mt_calloc(mt, nmemb, n), total, "agnocast_calloc");
 }
 
 void *lib_realloc(void *p, size_t n)
 {
+	struct pool_mt *mt = lib_allocator();
+
 	if (!p)
 		return lib_alloc(n);
-	if (!lib_owns(p))
+	if (!mt || !pool_mt_owns(mt, p))
 		return lib_fail_null(EINVAL, "agnocast_realloc", "%p is not a block of this process's pool", p);
-	return exhausted(pool_mt_realloc(lib.mt, p, n), n, "agnocast_realloc");
+	return exhausted(pool_mt_realloc(mt, p, n), n, "agnocast_realloc");
 }
 
 void *lib_memalign(size_t align, size_t n)
 {
-	if (!lib.mt)
-		return no_pool("agnocast_memalign");
+	struct pool_mt *mt;
+
 	if (!align || (align & (align - 1)))
 		return lib_fail_null(EINVAL, "agnocast_memalign", "alignment %zu is not a power of two", align);
-	return exhausted(pool_mt_memalign(lib.mt, align, n), n, "agnocast_memalign");
+	mt = allocator("agnocast_memalign");
+	return mt ? exhausted(pool_mt_memalign(mt, align, n), n, "agnocast_memalign") : NULL;
 }
 
+/* Blocks of the allocator only: a pool written by hand has none to free. */
 void lib_free(void *p)
 {
-	if (p && lib_owns(p))
-		pool_mt_free(lib.mt, p);
+	struct pool_mt *mt = lib_allocator();
+
+	if (p && mt && pool_mt_owns(mt, p))
+		pool_mt_free(mt, p);
 }
 
 size_t lib_usable_size(void *p)
 {
-	return p && lib_owns(p) ? pool_mt_usable_size(lib.mt, p) : 0;
+	struct pool_mt *mt = lib_allocator();
+
+	return p && mt && pool_mt_owns(mt, p) ? pool_mt_usable_size(mt, p) : 0;
 }
 
+/* Inside our pool's reserved range, allocator or not. */
 bool lib_owns(const void *p)
 {
-	return lib.mt && pool_mt_owns(lib.mt, p);
+	uint64_t a = P2U(p);
+
+	return lib_has_pool() && a >= lib.addr && a - lib.addr < lib.max;
 }
 
 int lib_owns_int(const void *p)

@@ -14,18 +14,19 @@
 #include "internal.h"
 
 static int fork_pipe[2] = { -1, -1 };
-static bool pool_held;	/* prepare() holds the allocator: the parent had a pool */
+static bool pool_held;	/* the parent has an attached pool: the child copies it */
 
 static void prepare(void)
 {
 	pthread_mutex_lock(&lib.lock);
 	peers_lock();
-	pool_held = lib.mt && !lib.forked && lib.pool_fd >= 0;
+	pool_held = !lib.forked && lib.pool_fd >= 0;
 	if (!pool_held)
 		return;
 	if (pipe2(fork_pipe, O_CLOEXEC) < 0)
 		fork_pipe[0] = fork_pipe[1] = -1;
-	pool_mt_lock(lib.mt);
+	if (lib.mt)
+		pool_mt_lock(lib.mt);
 }
 
 static void parent(void)
@@ -39,7 +40,7 @@ static void parent(void)
 			;
 		close(fork_pipe[0]);
 	}
-	if (pool_held)
+	if (pool_held && lib.mt)
 		pool_mt_unlock(lib.mt);
 	peers_unlock();
 	pthread_mutex_unlock(&lib.lock);
@@ -47,32 +48,35 @@ static void parent(void)
 
 /*
  * The child's pool: a private copy, or (when the copy cannot be made) no
- * pool at all rather than the parent's writable one.
+ * pool at all rather than the parent's writable one. false then.
  */
-static void child_pool(void)
+static bool child_pool(void)
 {
-	if (!pool_privatize()) {
-		munmap(U2P(lib.addr), lib.max);
+	bool copied = pool_privatize();
+
+	if (!copied) {
+		munmap(U2P(lib.addr), lib.max);	/* its locks went with it */
+		if (lib.mt)
+			pool_mt_abandon(lib.mt);
 		lib.mt = NULL;
 	}
 	close(lib.pool_fd);
 	lib.pool_fd = -1;
 	if (fork_pipe[0] >= 0) {
 		close(fork_pipe[0]);
-		if (write(fork_pipe[1], "", 1) < 0)
-			close(fork_pipe[1]);	/* the parent sees EOF instead */
-		else
-			close(fork_pipe[1]);
+		if (write(fork_pipe[1], "", 1) < 0) {
+			/* The parent sees EOF instead: it goes on either way. */
+		}
+		close(fork_pipe[1]);
 	}
 	if (lib.mt)
 		pool_mt_unlock(lib.mt);
+	return copied;
 }
 
 static void child(void)
 {
-	if (pool_held)
-		child_pool();
-	lib.forked = lib.mt != NULL;
+	lib.forked = pool_held && child_pool();
 	lib.stage = lib.forked ? STAGE_READY : STAGE_NONE;
 	atomic_store(&lib.joined, false);
 	lib_device_forked();

@@ -105,7 +105,13 @@ struct lib_state {
 	uint64_t addr, max;
 	_Atomic uint64_t size;
 	_Atomic unsigned long grows;
-	struct pool_mt *mt;	/* the allocator; also in a forked child */
+	/*
+	 * The allocator: set up by the first allocation (the heaphook's at
+	 * join), so that a process that writes its pool by hand never has
+	 * allocator state in it. Read with lib_allocator(). Also in a forked
+	 * child (on its copy).
+	 */
+	struct pool_mt *mt;
 	int events_fd;		/* epoll over the queue and the pidfds */
 	int queue_fd;		/* /new_publisher@<pid>, or -1 */
 	struct lib_endpoint endpoints;	/* list head */
@@ -120,6 +126,8 @@ extern struct lib_state lib;
 int lib_acting(const char *op);
 /* Is [p, p + len) inside our pool's current size? */
 bool lib_own_range(uint64_t p, uint64_t len);
+/* Does this process have a pool (joined, or a forked child's copy)? */
+bool lib_has_pool(void);
 
 /* ---- env.c --------------------------------------------------------------------------- */
 
@@ -133,6 +141,8 @@ int lib_parse_size(const char *s, uint64_t *out);
 
 /* Create "/agnocast@<pid>", size, map at lib.addr, ATTACH_POOL; sets lib.pool_fd. */
 int pool_create_attach(void);
+/* The allocator over the pool, set up now if it is not yet (lib.lock held). */
+int pool_allocator_init(void);
 /* The allocator's grow callback. */
 int pool_grow(void *ctx, size_t new_size);
 /* In a forked child: the pool becomes a private copy at the same address. */
@@ -161,6 +171,11 @@ void *sys_realloc(void *p, size_t n);
 void sys_free(void *p);
 void lib_sys_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *));
 
+/* The allocator, or NULL while nothing was allocated (acquire load). */
+static inline struct pool_mt *lib_allocator(void)
+{
+	return __atomic_load_n(&lib.mt, __ATOMIC_ACQUIRE);
+}
 void *lib_alloc(size_t n);
 void lib_free(void *p);
 bool lib_owns(const void *p);

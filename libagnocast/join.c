@@ -33,11 +33,33 @@ int lib_acting(const char *op)
 	return lib_fail(ESRCH, op, "this process has not joined: call agnocast_join() first");
 }
 
+bool lib_has_pool(void)
+{
+	return atomic_load_explicit(&lib.joined, memory_order_acquire) || lib.forked;
+}
+
 bool lib_own_range(uint64_t p, uint64_t len)
 {
 	uint64_t size = atomic_load(&lib.size);
 
-	return lib.mt && p >= lib.addr && len <= size && p - lib.addr <= size - len;
+	return lib_has_pool() && p >= lib.addr && len <= size && p - lib.addr <= size - len;
+}
+
+/*
+ * ADD_PROCESS said the process had joined: by this library earlier (a
+ * half-made join is finished by its stages, not here), or by hand. A
+ * registration nobody attached a pool to yet is finished; one with a pool
+ * is someone else's.
+ */
+static int adopt_existing(void)
+{
+	struct agnocast_map_pool_args m = { .pool = { .pid = getpid() } };
+	int r = lib_ioctl(AGNOCAST_MAP_POOL_CMD, &m);
+
+	if (r == -ENXIO)
+		return 0;
+	return lib_fail(EBUSY, "AGNOCAST_ADD_PROCESS_CMD",
+			"this process joined agnocast and attached a pool outside this library (raw ioctls, or a library copy that does not share its state): join through libagnocast only");
 }
 
 /* ADD_PROCESS; the geometry into lib. */
@@ -48,25 +70,21 @@ static int add_process(uint64_t size, uint64_t max)
 
 	if (r < 0)
 		return lib_ioctl_fail(-r, "AGNOCAST_ADD_PROCESS_CMD", "joining agnocast failed");
-	if (a.flags & AGNOCAST_JOIN_EXISTING)
-		return lib_fail(EBUSY, "AGNOCAST_ADD_PROCESS_CMD",
-				"this process joined agnocast outside this library (raw ioctls, or a library copy that does not share its state): join through libagnocast only");
+	if ((a.flags & AGNOCAST_JOIN_EXISTING) && (r = adopt_existing()))
+		return r;
 	lib.addr = a.pool_addr;
 	lib.max = a.pool_max;
 	atomic_store(&lib.size, a.pool_size);
 	return 0;
 }
 
-/* The allocator, the events descriptor, the fork handlers. */
+/* The events descriptor, the fork handlers, and the heap's allocator now. */
 static int finish(void)
 {
-	int r;
+	int r = lib.heap ? pool_allocator_init() : 0;
 
-	lib.mt = pool_mt_init(U2P(lib.addr), atomic_load(&lib.size), lib.max, pool_grow, NULL);
-	if (!lib.mt)
-		return lib_fail(errno ? errno : ENOMEM, "pool_mt_init",
-				"cannot set up the allocator in the pool");
-	r = events_open();
+	if (r == 0)
+		r = events_open();
 	if (r < 0)
 		return r;
 	fork_register();

@@ -204,12 +204,15 @@ int agnocast_pool_info(struct agnocast_pool *out);
 /*
  * The pool's allocator (pool_alloc.c under pool_thread.c: per-thread
  * caches, O(1), every block 16-byte aligned; the pool grows by ftruncate up
- * to its maximum, and processes that mapped it see the growth). The malloc
- * convention: NULL with errno ENOMEM when the pool cannot give the memory
- * (agnocast_last_error() says how far it is from its maximum), ESRCH when
- * the process has not joined, EINVAL for a bad alignment. agnocast_free()
- * takes NULL and blocks of this pool only. Thread-safe. Under the heaphook
- * these are the very allocator malloc uses.
+ * to its maximum, and processes that mapped it see the growth). It takes
+ * the pool over on the first allocation (its state lives at the pool's
+ * base): a process that writes its pool by hand, at addresses it chooses,
+ * must not allocate from it too. The malloc convention: NULL with errno
+ * ENOMEM when the pool cannot give the memory (agnocast_last_error() says
+ * how far it is from its maximum), ESRCH when the process has not joined,
+ * EINVAL for a bad alignment. agnocast_free() takes NULL and blocks of this
+ * pool only. Thread-safe. Under the heaphook these are the very allocator
+ * malloc uses.
  */
 void *agnocast_alloc(size_t size);
 void *agnocast_calloc(size_t nmemb, size_t size);
@@ -217,7 +220,7 @@ void *agnocast_realloc(void *block, size_t size);
 void *agnocast_memalign(size_t align, size_t size);
 void agnocast_free(void *block);
 size_t agnocast_usable_size(void *block);
-/* Is p inside this process's pool (its reserved range)? */
+/* Is p inside this process's pool (its reserved range), allocated or not? */
 int agnocast_owns(const void *p);
 /*
  * May [p, p + len) be read here: inside this process's pool (its current
@@ -269,7 +272,9 @@ int agnocast_publisher_state(struct agnocast_publisher *pub,
  * most its size. From then on the block is the library's: it goes back to
  * the allocator once the module hands its address back (every publish
  * collects those, and so does agnocast_reclaim()); the caller must not
- * write it (subscribers read it) nor free it. *seq (may be NULL): the
+ * write it (subscribers read it) nor free it. A process that does not use
+ * the allocator may publish any range of its pool, and the addresses the
+ * module hands back are only dropped. *seq (may be NULL): the
  * entry's sequence number. Errors: -EAGAIN (a reliable subscriber's queue
  * is full: nothing was published and the block is still the caller's; wait
  * for POLLOUT on agnocast_publisher_fd(), or give up), -EINVAL (not a

@@ -166,9 +166,11 @@ static int map_failed(int err, const struct agnocast_pool_info *g, const char *h
 }
 
 /*
- * Something else is at the range MAP_POOL answered. An older pool whose
- * file is not this one is stale: dropped unless held. 1: it is this very
- * pool (our declaration was doubled: undone); 0: the range is free now.
+ * Something else is at the range MAP_POOL answered. A forked child's
+ * inherited mapping is dropped (the program may have unmapped it: never
+ * trust it); an older pool whose file is not this one is stale, dropped
+ * unless held. 1: it is this very pool (our declaration was doubled:
+ * undone); 0: the range is free now.
  */
 static int clear_range(const struct agnocast_pool_info *g, const struct stat *st, const char *how)
 {
@@ -176,11 +178,8 @@ static int clear_range(const struct agnocast_pool_info *g, const struct stat *st
 
 	if (!old)
 		return 0;
-	if (old->dev == st->st_dev && old->ino == st->st_ino) {
-		if (old->inherited)
-			old->inherited = false;	/* ours now: keep the declaration */
-		else
-			undeclare(g->addr);
+	if (!old->inherited && old->dev == st->st_dev && old->ino == st->st_ino) {
+		undeclare(g->addr);
 		if (g->pid)
 			old->pid = g->pid;
 		old->size = g->size;

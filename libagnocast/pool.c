@@ -86,6 +86,20 @@ int pool_create_attach(void)
 	return 0;
 }
 
+int pool_allocator_init(void)
+{
+	struct pool_mt *mt;
+
+	if (lib.mt)
+		return 0;
+	mt = pool_mt_init(U2P(lib.addr), atomic_load(&lib.size), lib.max, pool_grow, NULL);
+	if (!mt)
+		return lib_fail(errno ? errno : ENOMEM, "pool_mt_init",
+				"cannot set up the allocator in the pool");
+	__atomic_store_n(&lib.mt, mt, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int pool_grow(void *ctx, size_t new_size)
 {
 	(void)ctx;

@@ -1,127 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The well-behaved client steps (see pool.h): the minimum, to be replaced
- * by libagnocast.
+ * The well-behaved client steps (see pool.h), by libagnocast: joining and
+ * mapping other pools are the library's; this file names the step that
+ * failed the way the fuzzer's reports do.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "libagnocast.h"
 #include "pool.h"
 
-static void *u2p(uint64_t a)
+/* The failing step, from the operation the library names; returns r. */
+static int failed(int r, const char **step)
 {
-	return (void *)(uintptr_t)a;
-}
+	static const struct { const char *op, *step; } steps[] = {
+		{ "AGNOCAST_ADD_PROCESS_CMD", "ADD_PROCESS" },
+		{ "agnocast_join", "ADD_PROCESS" },	/* the arguments, as ADD_PROCESS reads them */
+		{ "open " AGNOCAST_DEVICE_PATH, "ADD_PROCESS" },
+		{ "AGNOCAST_ATTACH_POOL_CMD", "ATTACH_POOL" },
+		{ "AGNOCAST_MAP_POOL_CMD", "MAP_POOL" },
+		{ "agnocast_map_pool", "MAP_POOL" },
+	};
+	const char *op = agnocast_last_error_op();
+	size_t i;
 
-static int shm_create(char *name, size_t len)
-{
-	int fd;
-
-	snprintf(name, len, "/agnocast@%d", (int)getpid());
-	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0444);
-	if (fd < 0 && errno == EEXIST) {
-		shm_unlink(name);	/* a dead process's, with our pid */
-		fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0444);
+	if (step) {
+		*step = op;	/* "shm_open", "ftruncate", "mmap", ... */
+		for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+			if (!strcmp(op, steps[i].op))
+				*step = steps[i].step;
 	}
-	return fd;
-}
-
-static int join_fail(const char **step, const char *what, int err)
-{
-	if (step)
-		*step = what;
-	return -err;
+	return r;
 }
 
 int fz_join(int dev, uint64_t size, uint64_t max, struct fz_pool *pool,
 	    const char **step)
 {
-	struct agnocast_add_process_args a = { .pool_size = size, .pool_max = max };
-	struct agnocast_attach_pool_args at = { 0 };
-	char name[64];
-	void *p;
-	int err;
+	/* max 0 is the size to the module: say so to the library. */
+	struct agnocast_join_opts o = { .pool_size = size, .pool_max = max ? max : size,
+					.dev_fd = dev, .flags = AGNOCAST_OPT_NO_DISCOVERY };
+	struct agnocast_pool p;
+	int joined = agnocast_join(&o), r;
 
-	if (ioctl(dev, AGNOCAST_ADD_PROCESS_CMD, &a))
-		return join_fail(step, "ADD_PROCESS", errno);
-	pool->addr = a.pool_addr;
-	pool->size = a.pool_size;
-	pool->max = a.pool_max;
-	pool->flags = a.flags;
-	pool->shm_fd = shm_create(name, sizeof(name));
-	if (pool->shm_fd < 0)
-		return join_fail(step, "shm_open", errno);
-	if (ftruncate(pool->shm_fd, pool->size)) {
-		err = join_fail(step, "ftruncate", errno);
-		goto out_name;
-	}
-	p = mmap(u2p(pool->addr), pool->max, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED_NOREPLACE, pool->shm_fd, 0);
-	if (p != u2p(pool->addr)) {
-		err = join_fail(step, "mmap", p == MAP_FAILED ? errno : EEXIST);
-		if (p != MAP_FAILED)
-			munmap(p, pool->max);
-		goto out_name;
-	}
-	at.fd = pool->shm_fd;
-	if (ioctl(dev, AGNOCAST_ATTACH_POOL_CMD, &at)) {
-		err = join_fail(step, "ATTACH_POOL", errno);
-		munmap(p, pool->max);
-		goto out_name;
-	}
+	if (joined < 0)
+		return failed(joined, step);
+	if ((r = agnocast_pool_info(&p)) < 0)
+		return failed(r, step);
+	pool->shm_fd = p.pool_fd;
+	pool->addr = p.addr;
+	pool->size = p.size;
+	pool->max = p.max;
+	pool->flags = joined == 1 ? AGNOCAST_JOIN_EXISTING : 0;
 	return 0;
-
-out_name:
-	shm_unlink(name);
-	close(pool->shm_fd);
-	pool->shm_fd = -1;
-	return err;
 }
 
 int fz_map_pool(int dev, pid_t pid, uint64_t addr,
 		struct agnocast_pool_info *info, const char **step)
 {
-	struct agnocast_map_pool_args a;
-	void *p;
-	int err;
+	int r;
 
-	memset(&a, 0, sizeof(a));
-	a.pool.pid = pid;
-	a.pool.addr = addr;
-	if (ioctl(dev, AGNOCAST_MAP_POOL_CMD, &a))
-		return join_fail(step, "MAP_POOL", errno);
-	*info = a.pool;
-	if (a.fd < 0)
-		return 0;	/* our own pool */
-	p = mmap(u2p(a.pool.addr), a.pool.max, PROT_READ,
-		 MAP_SHARED | MAP_FIXED_NOREPLACE, a.fd, 0);
-	err = p == MAP_FAILED ? errno : 0;
-	if (!err && p != u2p(a.pool.addr)) {
-		munmap(p, a.pool.max);
-		err = EEXIST;
-	}
-	close(a.fd);
-	if (err) {
-		struct agnocast_unmap_pool_args u = { .pid = 0, .addr = a.pool.addr };
-
-		ioctl(dev, AGNOCAST_UNMAP_POOL_CMD, &u);
-		return join_fail(step, "mmap", err);
-	}
-	return 0;
+	(void)dev;	/* the library's: the module knows the process, not the file */
+	r = agnocast_map_pool(pid, addr, info);
+	return r < 0 ? failed(r, step) : 0;
 }
 
 int fz_unmap_pool(int dev, const struct agnocast_pool_info *info)
 {
-	struct agnocast_unmap_pool_args u = { .pid = info->pid, .addr = info->addr };
-
-	munmap(u2p(info->addr), info->max);
-	if (ioctl(dev, AGNOCAST_UNMAP_POOL_CMD, &u))
-		return -errno;
-	return 0;
+	(void)dev;
+	return agnocast_unmap_pool(info->addr);
 }

@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,13 +131,43 @@ TEST(calls_before_joining_say_so)
 	CHECK(!strcmp(agnocast_last_error_op(), "agnocast_alloc"), "%s", agnocast_last_error_op());
 }
 
-TEST(joined_outside_the_library_is_refused)
+/* Joined by hand, no pool attached yet: the library finishes the join. */
+TEST(join_made_by_hand_without_a_pool_is_finished)
 {
-	struct agnocast_add_process_args a = { .pool_size = UNIT };
+	struct agnocast_add_process_args a = { .pool_size = UNIT, .pool_max = 2 * UNIT };
+	struct agnocast_pool p;
+	struct status st;
 	int dev = open(AGNOCAST_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 
 	CHECK(dev >= 0);
 	CHECK_OK(ioctl(dev, AGNOCAST_ADD_PROCESS_CMD, &a));
+	CHECK_EQ(LIB_OK(agnocast_join(NULL)), 0);
+	LIB_OK(agnocast_pool_info(&p));
+	CHECK(p.addr == a.pool_addr && p.max == a.pool_max, "the registration's pool");
+	STATUS_READ(&st);
+	CHECK_EQ(ST_U64(ST_PROC(&st, getpid()), "attached"), 1);
+	status_free(&st);
+	close(dev);
+}
+
+/* Joined by hand with a pool: someone else's, refused. */
+TEST(join_made_by_hand_with_a_pool_is_refused)
+{
+	struct agnocast_add_process_args a = { .pool_size = UNIT };
+	struct agnocast_attach_pool_args at = { 0 };
+	int dev = open(AGNOCAST_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	char name[64];
+	void *m;
+
+	CHECK(dev >= 0);
+	CHECK_OK(ioctl(dev, AGNOCAST_ADD_PROCESS_CMD, &a));
+	snprintf(name, sizeof(name), "/agnocast@%d", (int)getpid());
+	at.fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0444);
+	CHECK(at.fd >= 0 && ftruncate(at.fd, (off_t)a.pool_size) == 0, "%s: %m", name);
+	m = mmap((void *)(uintptr_t)a.pool_addr, a.pool_max, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, at.fd, 0);
+	CHECK(m == (void *)(uintptr_t)a.pool_addr, "mmap: %m");
+	CHECK_OK(ioctl(dev, AGNOCAST_ATTACH_POOL_CMD, &at));
 	LIB_ERR(agnocast_join(NULL), EBUSY, "outside this library");
 	close(dev);
 }

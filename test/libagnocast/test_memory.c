@@ -82,3 +82,42 @@ TEST(pool_grows_to_its_maximum_then_enomem)
 	CHECK(again, "after the free: %s", agnocast_last_error());
 	agnocast_free(again);
 }
+
+static void sees_the_bytes(int sock, void *arg)
+{
+	const unsigned char *base = arg;
+
+	(void)sock;
+	for (int i = 0; i < 4096; i++)
+		CHECK(base[i] == 0x5a, "byte %d of the copy", i);
+}
+
+/* The allocator takes the pool over on the first allocation, not before. */
+TEST(pool_written_by_hand_is_untouched_until_the_first_allocation)
+{
+	struct agnocast_pool p = LT_JOIN(2 * UNIT, 0);
+	unsigned char *base = (unsigned char *)(uintptr_t)p.addr;
+	struct agnocast_publisher *pub;
+	struct child c;
+	void *block;
+
+	memset(base, 0x5a, 4096);
+	c = spawn(sees_the_bytes, base);	/* a fork copies the pool, writes nothing */
+	REAP_OK(c.pid);
+	for (int i = 0; i < 4096; i++)
+		CHECK(base[i] == 0x5a, "byte %d after fork", i);
+	/* Any range of a pool without the allocator can be published. */
+	LIB_OK(agnocast_publisher_create("/lt/memory/hand", QOS(1, 0), &pub));
+	LIB_OK(agnocast_publish(pub, base + 64, 16, NULL));
+	LIB_OK(agnocast_publish(pub, base + 128, 16, NULL));
+	/*
+	 * The second publish pushed the first out of the depth-1 history and
+	 * collected its address: dropped, as there is no allocator to free it
+	 * to (nothing is written at base + 64). Nothing else is due back.
+	 */
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 0);
+	CHECK(base[64] == 0x5a && base[127] == 0x5a);
+	block = agnocast_alloc(32);
+	CHECK(block && agnocast_owns(block), "%s", agnocast_last_error());
+	LIB_OK(agnocast_publisher_destroy(pub));
+}
