@@ -8,6 +8,8 @@
  * echo, hz, delay and bw subscribe; pub publishes. Bad usage exits 2.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exitCode, formatChecks, runChecks } from './doctor.js';
 import { AgnocastError } from './errors.js';
@@ -34,6 +36,7 @@ const USAGE = `usage: agnocast <command>
   topic info <topic>     publishers, subscribers and live entries of a topic
   topic echo <topic>     print messages as they arrive, transient-local history first
                          [--count N] [--once] [--bytes N] [--json]
+                         [--schema MODULE#EXPORT: decode each message with that schema()]
   topic hz <topic>       message rate over the last --window N messages, every second;
                          messages older than --age S seconds (default 10) age out  [--json]
   topic delay <topic>    publish-to-receive latency, every second  [--json]
@@ -73,7 +76,45 @@ function untilSignal(stop: () => void): Promise<void> {
   });
 }
 
-async function echo(topic: string, max: number, bytes: number, json: boolean): Promise<void> {
+/** What --schema names: an object with view(bytes) (a schema() of this library). */
+interface Decoder { view(bytes: Uint8Array): Record<string, unknown> }
+
+/**
+ * --schema MODULE[#NAME.PATH]: a JavaScript module (path from the current
+ * directory, or a package) and the export holding the schema, dotted into
+ * objects (`typed.mjs#kinds.note.schema`); default: the default export.
+ */
+async function loadSchema(spec: string): Promise<Decoder> {
+  const hash = spec.lastIndexOf('#');
+  const file = hash >= 0 ? spec.slice(0, hash) : spec;
+  const path = hash >= 0 ? spec.slice(hash + 1).split('.') : ['default'];
+  const url = file.startsWith('.') || file.startsWith('/') ? pathToFileURL(resolve(file)).href : file;
+  let v: unknown;
+  try {
+    v = await import(url);
+  } catch (e) {
+    throw new UsageError(`--schema: cannot import ${file}: ${(e as Error).message}`);
+  }
+  for (const k of path) v = (v as Record<string, unknown> | undefined)?.[k];
+  if (typeof (v as Decoder | undefined)?.view !== 'function') {
+    throw new UsageError(`--schema: ${spec} is not a schema (an object made by schema(), with view())`);
+  }
+  return v as Decoder;
+}
+
+/** A decoded message as JSON-friendly values (bigints as strings, typed arrays as arrays). */
+function plainFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    out[k] = typeof v === 'bigint' ? String(v)
+      : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? String(x) : x))
+        : v;
+  }
+  return out;
+}
+
+async function echo(topic: string, max: number, bytes: number, json: boolean, decoder?: Decoder): Promise<void> {
   const node = join({ poolSize: '1M' });
   // Transient-local: the history that transient-local publishers kept comes first.
   const sub = node.subscribe(topic, { depth: 100, transientLocal: true });
@@ -83,13 +124,21 @@ async function echo(topic: string, max: number, bytes: number, json: boolean): P
   let n = 0;
   for await (const msg of sub.messages({ signal: ac.signal })) {
     const age = Number(process.hrtime.bigint() - msg.timestampNs) / 1e3;
+    let fields: Record<string, unknown> | string | undefined;
+    if (decoder) {
+      try {
+        fields = plainFields(decoder.view(msg.data));
+      } catch (e) {
+        fields = `cannot decode: ${(e as Error).message}`;
+      }
+    }
     if (json) {
       console.log(JSON.stringify({ seq: String(msg.seq), pid: msg.publisherPid, length: msg.length,
         address: `0x${msg.address.toString(16)}`, ageUs: Math.round(age),
-        data: Buffer.from(msg.data.subarray(0, bytes)).toString('hex') }));
+        data: Buffer.from(msg.data.subarray(0, bytes)).toString('hex'), ...(fields !== undefined ? { fields } : {}) }));
     } else {
       console.log(`seq ${msg.seq}  pid ${msg.publisherPid}  ${msg.length} bytes  at 0x${msg.address.toString(16)}` +
-        `  ${age.toFixed(0)} µs old\n  ${hexdump(msg.data, bytes)}`);
+        `  ${age.toFixed(0)} µs old\n  ${fields !== undefined ? JSON.stringify(fields) : hexdump(msg.data, bytes)}`);
     }
     if (++n === max) break;
   }
@@ -209,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         count: { type: 'string' },
+        schema: { type: 'string' },
         once: { type: 'boolean' },
         bytes: { type: 'string', default: '16' },
         window: { type: 'string', default: '100' },
@@ -288,7 +338,8 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'echo':
-        await echo(topic, values.once ? 1 : count(values.count, '--count', 0), count(values.bytes, '--bytes', 16), json);
+        await echo(topic, values.once ? 1 : count(values.count, '--count', 0), count(values.bytes, '--bytes', 16), json,
+          values.schema ? await loadSchema(values.schema) : undefined);
         return 0;
       case 'hz':
         await monitor(topic, Math.max(2, window), age, hzReport(json), json);

@@ -103,6 +103,25 @@ describe('the CLI like ros2 topic', () => {
     expect(one.trim().split('\n')).toHaveLength(1);
   });
 
+  it('topic echo --schema decodes each message with the schema it names', async () => {
+    const typedPath = new URL('../../scripts/demo/typed.mjs', import.meta.url).pathname;
+    const typed = await import(typedPath) as { expected(kind: string, i: number): Record<string, unknown> };
+    const p = await actor();
+    await p.call('publisher', { topic: '/cli/schema', depth: 3, transientLocal: true });
+    await p.call('publishTyped', { topic: '/cli/schema', kind: 'note', i: 1 });
+    const out = execFileSync('node', [cli, 'topic', 'echo', '/cli/schema', '--once', '--json',
+      '--schema', `${typedPath}#kinds.note.schema`], { encoding: 'utf8' });
+    expect((JSON.parse(out.trim()) as { fields: unknown }).fields).toEqual(typed.expected('note', 1));
+    let failure: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync('node', [cli, 'topic', 'echo', '/cli/schema', '--schema', `${typedPath}#kinds`], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      failure = e as typeof failure;
+    }
+    expect(failure.status).toBe(2);
+    expect(failure.stderr).toMatch(/is not a schema/);
+  });
+
   it('topic hz reports a rate, then ages out to "no new messages"; SIGINT ends it with 0', async () => {
     const p = await actor();
     await p.call('publisher', { topic: '/cli/hz' });
