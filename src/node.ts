@@ -97,10 +97,10 @@ export class AgnocastNode implements Disposable {
    */
   createRegion(key: string, byteLength: number): SharedRegion {
     const topic = checkTopic(REGION_PREFIX + key);
-    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) > 0) throw new RegionExistsError(key);
+    if ((this.#topicInfo(topic)?.publishers.length ?? 0) > 0) throw new RegionExistsError(key);
     const pub = this.publisher(topic, { depth: 1, transientLocal: true });
     // Two creators racing: the older publisher keeps the key.
-    const first = Math.min(...(this.native.topicInfo(topic)?.publishers.map((p) => p.id) ?? [pub.id]));
+    const first = Math.min(...(this.#topicInfo(topic)?.publishers.map((p) => p.id) ?? [pub.id]));
     if (first !== pub.id) {
       pub.close();
       throw new RegionExistsError(key);
@@ -114,8 +114,16 @@ export class AgnocastNode implements Disposable {
   /** The shared region under `key`, read-only. RegionNotFoundError if none. */
   openRegion(key: string): SharedRegion {
     const topic = checkTopic(REGION_PREFIX + key);
-    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) === 0) throw new RegionNotFoundError(key);
+    if ((this.#topicInfo(topic)?.publishers.length ?? 0) === 0) throw new RegionNotFoundError(key);
     return this.#holdRegion(key, topic);
+  }
+
+  #topicInfo(topic: string): ReturnType<NativeBinding['topicInfo']> {
+    try {
+      return this.native.topicInfo(topic);
+    } catch (e) {
+      throw translate(e, `reading topic ${topic}`);
+    }
   }
 
   #holdRegion(key: string, topic: string, pub?: Publisher): SharedRegion {
