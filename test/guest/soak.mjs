@@ -5,8 +5,8 @@
  * over the IPC channel: sends {memory} samples every AGNOCAST_SOAK_EVERY
  * messages (heap after a full collection, RSS), and on {finish, lastSeq}
  * (subscribers: once it has seen lastSeq) or {stop} (publisher) sends
- * {final: stats} and exits 0 after closing its node. Anything uncaught
- * exits 70.
+ * {final: stats}; a subscriber then closes its node and exits 0, the
+ * publisher does so on {exit}. Anything uncaught exits 70.
  */
 import { join } from '../../dist/index.js';
 
@@ -70,8 +70,13 @@ if (role === 'pub') {
     if (count % 64 === 0) await tick();
   }
   process.send({ final: { role, count, lastSeq: String(seq), blocked, warnings } });
-  node.close();
-  process.exit(0);
+  // Stay until the subscribers saw the last message: a keep-last
+  // subscriber gets a publisher's messages only while the publisher is there.
+  process.on('message', (m) => {
+    if (!m.exit) return;
+    node.close();
+    process.exit(0);
+  });
 } else {
   const reliable = role === 'reliable';
   const sub = role === 'callback'

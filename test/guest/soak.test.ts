@@ -68,11 +68,13 @@ it(`soak: 1 publisher, 4 subscribers, ${seconds} s, kills and restarts`, async (
   await sleep((seconds * 1000) / 2);
   pub.child.send({ stop: true });
   const pubFinal = await pub.final;
-  expect(await pub.exit).toBe(0);
   console.log('soak publisher:', JSON.stringify(pubFinal));
   for (const s of subs) s.child.send({ finish: true, lastSeq: pubFinal.lastSeq });
   const finals = await Promise.all(subs.map((s) => s.final));
   const exits = await Promise.all(subs.map((s) => s.exit));
+  // The publisher stays until then: its last messages are there only while it is.
+  pub.child.send({ exit: true });
+  expect(await pub.exit).toBe(0);
   console.log('soak subscribers:', JSON.stringify(finals));
   expect(exits).toEqual([0, 0, 0, 0]);
   for (const f of finals) {
