@@ -12,7 +12,7 @@
 // /dev/shm or /dev/mqueue at the end.
 import { type ChildProcess, fork } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { totals, ZERO } from './actors.js';
 
 const script = new URL('./soak.mjs', import.meta.url).pathname;
@@ -24,6 +24,8 @@ interface Sample { role: string; count: number; heap: number; rss: number }
 interface Proc { role: string; child: ChildProcess; final: Promise<Record<string, unknown>>; exit: Promise<number | string> }
 
 const samples = new Map<number, Sample[]>();
+/** Every process started, so that a failing run leaves none behind for the next tests. */
+const started: Proc[] = [];
 
 async function start(role: string): Promise<Proc> {
   const child = fork(script, [role, '/soak'], {
@@ -47,8 +49,17 @@ async function start(role: string): Promise<Proc> {
     });
     child.once('exit', (code) => reject(new Error(`soak ${role} exited before it was ready (${code})`)));
   });
-  return { role, child, final: finalP, exit };
+  const proc = { role, child, final: finalP, exit };
+  started.push(proc);
+  return proc;
 }
+
+afterEach(async () => {
+  for (const p of started.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await p.exit;
+  }
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
