@@ -64,6 +64,14 @@ void recv_at(const char *f, int l, int sock, void *buf, size_t len,
 	ssize_t n;
 	int r;
 
+	/*
+	 * A child waiting on its parent waits as long as the parent takes: the
+	 * parent's death is EOF here, and a hung parent is the test's timeout
+	 * (SIGALRM), whose process group is killed then. A slow kernel (the
+	 * debug guest under load) must not make the child give up first.
+	 */
+	if (sock == parent_sock)
+		timeout_ms = -1;
 	do
 		r = poll(&p, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
