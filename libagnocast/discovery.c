@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,61 @@ static int open_queue(const char *name)
 	return q;
 }
 
+/*
+ * Queues left by processes that died without running their atexit (a
+ * signal, a crash): "/new_publisher@<pid>" is stale when pid is not a live
+ * process joined to the module. The directory is read before the module's
+ * process list, so a queue seen was created before the list was taken, by
+ * a process that had joined by then (a process joins before it creates its
+ * queue): a live one is in the list. A pid reused by a process that has
+ * not joined cannot own the queue; a joined process that reused the pid
+ * replaces the name when it creates its own. Best effort: without
+ * /dev/mqueue mounted nothing is swept, and the sticky directory lets us
+ * unlink only our own user's queues. Returns how many were unlinked.
+ */
+static int sweep_stale_queues(pid_t self)
+{
+	struct agnocast_process_info *procs = NULL;
+	uint32_t nr = 0, i;
+	pid_t stale[256];
+	size_t n = 0, k;
+	int swept = 0;
+	struct dirent *d;
+	DIR *dir = opendir("/dev/mqueue");
+
+	if (!dir)
+		return 0;
+	while ((d = readdir(dir)) && n < sizeof(stale) / sizeof(stale[0])) {
+		char *end;
+		long pid;
+
+		if (strncmp(d->d_name, "new_publisher@", 14))
+			continue;
+		pid = strtol(d->d_name + 14, &end, 10);
+		if (*end || pid <= 0 || pid > 0x3fffffff || pid == self)
+			continue;
+		stale[n++] = (pid_t)pid;
+	}
+	closedir(dir);
+	if (n == 0 || lib_list_processes(&procs, &nr) < 0)
+		return 0;
+	for (k = 0; k < n; k++) {
+		bool live = false;
+		char name[40];
+
+		for (i = 0; i < nr && !live; i++)
+			live = procs[i].pool.pid == stale[k] && !(procs[i].flags & AGNOCAST_PROC_EXITED);
+		/* Not joined, or exited: only a pid that still runs and joined keeps its queue. */
+		if (live)
+			continue;
+		queue_name(name, sizeof(name), stale[k]);
+		if (mq_unlink(name) == 0)
+			swept++;
+	}
+	sys_free(procs);
+	return swept;
+}
+
 int discovery_create_locked(void)
 {
 	static bool atexit_done;
@@ -139,6 +195,7 @@ int discovery_create_locked(void)
 	if (lib.opts & AGNOCAST_OPT_NO_DISCOVERY)
 		return lib_fail(ESRCH, "agnocast_discovery_create",
 				"this process joined with AGNOCAST_OPT_NO_DISCOVERY: it has no discovery queue");
+	sweep_stale_queues(getpid());
 	queue_name(name, sizeof(name), getpid());
 	q = open_queue(name);
 	if (q < 0)

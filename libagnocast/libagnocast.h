@@ -431,15 +431,20 @@ int agnocast_mapped_pools(struct agnocast_pool_info *pools, uint32_t cap);
  * A notice is a hint: the receiver maps the pool of that pid (MAP_POOL is
  * the authority), ignores anything else, and a lost notice only delays the
  * mapping to the first entry. The queue is unlinked by agnocast_leave()
- * and at exit (atexit; a process killed by a signal leaves it, and the
- * next process with its pid replaces it).
+ * and at exit (atexit). A process killed by a signal leaves its queue
+ * behind: the next process that creates its own queue (its first
+ * subscriber) unlinks every "/new_publisher@<pid>" it may (its user's)
+ * whose pid is not a live process joined to the module (LIST_PROCESSES,
+ * read after the directory, so a queue being created is never taken for
+ * a stale one), and the next process with that pid replaces it anyway.
  */
 #define AGNOCAST_QUEUE_DEPTH	10	/* fs.mqueue.msg_max's default */
 #define AGNOCAST_NOTICE_MAX	512
 
 /*
  * Create the queue now, if not yet (agnocast_subscriber_create() does it);
- * a stale queue of a dead process that had this pid is replaced. Returns
+ * stale queues of dead processes are swept first (above), and one of a
+ * dead process that had this pid is replaced. Returns
  * 0, or a negative errno: -ESRCH (not joined, or joined with
  * AGNOCAST_OPT_NO_DISCOVERY), those of mq_open (-EMFILE: RLIMIT_MSGQUEUE
  * or the queue count, -EINVAL: fs.mqueue.msg_max below

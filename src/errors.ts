@@ -18,6 +18,10 @@ export type AgnocastErrorCode =
   | 'AGNOCAST_ADDON'
   | 'AGNOCAST_BRIDGE_CONFIG'
   | 'AGNOCAST_BRIDGE_CONNECT'
+  | 'AGNOCAST_INVALID_STATE'
+  | 'AGNOCAST_WOULD_BLOCK'
+  | 'AGNOCAST_TIMEOUT'
+  | 'AGNOCAST_ABORTED'
   | 'AGNOCAST_SYSTEM';
 
 export class AgnocastError extends Error {
@@ -103,6 +107,41 @@ export class LimitError extends AgnocastError {
   }
 }
 
+/**
+ * The call does not fit what the object is doing now: a callback
+ * subscription asked for take(), two loops over one subscription, …
+ */
+export class InvalidStateError extends AgnocastError {
+  constructor(message: string) {
+    super('AGNOCAST_INVALID_STATE', message);
+  }
+}
+
+/**
+ * A reliable subscriber's queue is full: nothing was published and the
+ * loan is still yours. `await pub.publishAsync(...)` waits for room.
+ */
+export class WouldBlockError extends AgnocastError {
+  constructor(message: string, cause?: SystemError) {
+    super('AGNOCAST_WOULD_BLOCK', message, cause);
+  }
+}
+
+/** A wait (publishAsync, waitForSubscribers, …) ran past its timeoutMs. */
+export class TimeoutError extends AgnocastError {
+  constructor(message: string) {
+    super('AGNOCAST_TIMEOUT', message);
+  }
+}
+
+/** A wait was ended by its AbortSignal; `cause` is the signal's reason. */
+export class AbortedError extends AgnocastError {
+  constructor(what: string, reason: unknown) {
+    super('AGNOCAST_ABORTED', `${what} was aborted by its signal`);
+    Object.defineProperty(this, 'cause', { value: reason, enumerable: false });
+  }
+}
+
 /** What the native addon throws. */
 export interface SystemError extends Error {
   code?: string;
@@ -143,6 +182,9 @@ export function translate(e: unknown, doing: string): AgnocastError {
     case 'ENOSPC':
       return new LimitError(`${doing}: a module limit was reached${where} (64 subscribers or ` +
         '256 publishers per topic, or no free address range)', e);
+    case 'EAGAIN':
+      return new WouldBlockError(`${doing}: a reliable subscriber's queue is full, nothing was published ` +
+        '(the loan is still yours): `await pub.publishAsync(...)` waits for room, or retry later', e);
     case 'ENOBUFS':
       return new LimitError(`${doing}: this subscription holds 4096 messages already: ` +
         'release some (msg.release()) before receiving more', e);

@@ -12,13 +12,18 @@
  *   for await (const msg of node.subscribe('/camera')) use(msg.data);
  */
 export { join, AgnocastNode, type JoinOptions, type PoolInfo } from './node.js';
-export { Publisher, Loan } from './publisher.js';
-export { Subscription, type MessageCallback, type IterateOptions } from './subscription.js';
+export { Publisher, Loan, type PublishAsyncOptions, type MatchEvent } from './publisher.js';
+export {
+  Subscription, type MessageCallback, type IterateOptions, type ReceiveOptions, type SubscriptionStats,
+  type SubscriptionOptions, type PublishersEvent,
+} from './subscription.js';
+export { type WaitOptions } from './wait.js';
 export { Message } from './message.js';
 export { type QoS, type Size } from './options.js';
 export {
   AgnocastError, ModuleNotLoadedError, PermissionDeniedError, PoolExhaustedError,
-  InvalidArgumentError, ClosedError, DetachedError, LimitError, AddonError, type AgnocastErrorCode,
+  InvalidArgumentError, ClosedError, DetachedError, LimitError, AddonError, InvalidStateError,
+  WouldBlockError, TimeoutError, AbortedError, type AgnocastErrorCode,
 } from './errors.js';
 export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
 export { SharedRegion, RegionExistsError, RegionNotFoundError } from './region.js';

@@ -65,6 +65,21 @@ export interface NativeTopicInfo {
   lastSeq: bigint;
 }
 
+/** An endpoint's topic now (PUBLISHER_STATE / SUBSCRIBER_STATE). */
+export interface NativeEndpointState {
+  publishers: number;
+  subscribers: number;
+  /** Reliable subscribers whose queue is full (publish fails with EAGAIN while not 0). */
+  full: number;
+  /** Subscriber: entries waiting for it. */
+  queued: number;
+}
+
+/** watch() events: libuv's UV_READABLE, UV_WRITABLE, UV_PRIORITIZED. */
+export const POLL_IN = 1;
+export const POLL_OUT = 2;
+export const POLL_PRI = 8;
+
 export interface NativeProcessInfo extends NativePoolInfo {
   exited: boolean;
   attached: boolean;
@@ -83,8 +98,14 @@ export interface NativeBinding {
    * before main: its pool and allocator are used.
    */
   join(poolSize: number, poolMax: number): NativeJoinInfo;
-  /** Removes every endpoint, unmaps other pools, unlinks the discovery queue (agnocast_leave). */
+  /**
+   * Undoes one join(); the last one of the process (every thread's)
+   * removes every endpoint, unmaps other pools, unlinks the discovery
+   * queue (agnocast_leave).
+   */
   leave(): void;
+  /** join()s of this process not yet left, every thread's. */
+  joins(): number;
 
   /** A publisher; the processes subscribed to the topic are told (discovery). */
   addPublisher(topic: string, depth: number, transientLocal: boolean): { id: number };
@@ -92,8 +113,18 @@ export interface NativeBinding {
    * A subscriber and its pollable descriptor; the pools of the publishers
    * already on the topic are mapped.
    */
-  addSubscriber(topic: string, depth: number, transientLocal: boolean): { id: number; fd: number };
+  addSubscriber(topic: string, depth: number, transientLocal: boolean, reliable?: boolean): { id: number; fd: number };
   removePublisher(id: number): void;
+  /**
+   * The publisher's descriptor (owned by the library): POLLOUT while no
+   * reliable subscriber's queue is full, POLLPRI once the topic's
+   * subscribers changed since the last publisherState().
+   */
+  publisherFd(publisherId: number): number;
+  /** PUBLISHER_STATE (clears POLLPRI). */
+  publisherState(publisherId: number): NativeEndpointState;
+  /** SUBSCRIBER_STATE (clears POLLPRI: the topic's publishers changed). */
+  subscriberState(subscriberId: number): NativeEndpointState;
   /** Also stops any watch on the subscriber's fd (the library closes it). */
   removeSubscriber(id: number): void;
 
@@ -154,8 +185,10 @@ export interface NativeBinding {
    * (libuv uv_poll; no thread, no polling loop). Returns a handle for
    * unwatch(). A watch does not keep the event loop alive unless `ref`.
    */
-  watch(fd: number, onReadable: (events: number) => void, ref: boolean): number;
+  watch(fd: number, onReadable: (events: number) => void, ref: boolean, events?: number): number;
   unwatch(handle: number): void;
+  /** What the watch waits for now (POLL_* bits); 0 stops it (it then keeps no loop alive). */
+  pollEvents(handle: number, events: number): void;
   /** Whether the watch keeps the event loop alive. */
   refWatch(handle: number, ref: boolean): void;
 

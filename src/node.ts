@@ -9,12 +9,12 @@
  * pools whose process has exited once nothing over them is held. Its
  * events descriptor is watched here, on the event loop.
  */
-import { ClosedError, translate } from './errors.js';
+import { AgnocastError, ClosedError, InvalidArgumentError, translate } from './errors.js';
 import { type NativeBinding, native as loadNative } from './native.js';
 import { checkQoS, checkTopic, parseSize, type QoS, type Size } from './options.js';
 import { Publisher } from './publisher.js';
 import { REGION_PREFIX, RegionExistsError, RegionNotFoundError, SharedRegion } from './region.js';
-import { type MessageCallback, Subscription } from './subscription.js';
+import { type MessageCallback, Subscription, type SubscriptionOptions } from './subscription.js';
 
 export interface JoinOptions {
   /**
@@ -65,7 +65,7 @@ export class AgnocastNode implements Disposable {
   /** A publisher on `topic`. */
   publisher(topic: string, qos?: QoS): Publisher {
     this.#check();
-    const p = new Publisher(this, checkTopic(topic), checkQoS(qos));
+    const p = new Publisher(this, checkTopic(topic), checkQoS(qos, true));
     this.#publishers.add(p);
     return p;
   }
@@ -73,14 +73,19 @@ export class AgnocastNode implements Disposable {
   /**
    * A subscription on `topic`. With a callback, every message is handed to
    * it and released when it returns (or its promise settles) unless it
-   * calls message.retain(); without one, iterate it with `for await`.
+   * calls message.retain(); async callbacks run one at a time
+   * (`maxInFlight` for more). Without one, iterate it with `for await`, or
+   * poll it with take() / receive().
    */
-  subscribe(topic: string, qos?: QoS, onMessage?: MessageCallback): Subscription;
+  subscribe(topic: string, qos?: SubscriptionOptions, onMessage?: MessageCallback): Subscription;
   subscribe(topic: string, onMessage: MessageCallback): Subscription;
-  subscribe(topic: string, a?: QoS | MessageCallback, b?: MessageCallback): Subscription {
+  subscribe(topic: string, a?: SubscriptionOptions | MessageCallback, b?: MessageCallback): Subscription {
     this.#check();
     const [qos, cb] = typeof a === 'function' ? [undefined, a] : [a, b];
-    const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb);
+    if (cb !== undefined && typeof cb !== 'function') {
+      throw new InvalidArgumentError('onMessage must be a function (message) => void | Promise<void>');
+    }
+    const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb, qos?.maxInFlight);
     this.#subscriptions.add(s);
     return s;
   }
@@ -92,10 +97,10 @@ export class AgnocastNode implements Disposable {
    */
   createRegion(key: string, byteLength: number): SharedRegion {
     const topic = checkTopic(REGION_PREFIX + key);
-    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) > 0) throw new RegionExistsError(key);
+    if ((this.#topicInfo(topic)?.publishers.length ?? 0) > 0) throw new RegionExistsError(key);
     const pub = this.publisher(topic, { depth: 1, transientLocal: true });
     // Two creators racing: the older publisher keeps the key.
-    const first = Math.min(...(this.native.topicInfo(topic)?.publishers.map((p) => p.id) ?? [pub.id]));
+    const first = Math.min(...(this.#topicInfo(topic)?.publishers.map((p) => p.id) ?? [pub.id]));
     if (first !== pub.id) {
       pub.close();
       throw new RegionExistsError(key);
@@ -109,8 +114,16 @@ export class AgnocastNode implements Disposable {
   /** The shared region under `key`, read-only. RegionNotFoundError if none. */
   openRegion(key: string): SharedRegion {
     const topic = checkTopic(REGION_PREFIX + key);
-    if ((this.native.topicInfo(topic)?.publishers.length ?? 0) === 0) throw new RegionNotFoundError(key);
+    if ((this.#topicInfo(topic)?.publishers.length ?? 0) === 0) throw new RegionNotFoundError(key);
     return this.#holdRegion(key, topic);
+  }
+
+  #topicInfo(topic: string): ReturnType<NativeBinding['topicInfo']> {
+    try {
+      return this.native.topicInfo(topic);
+    } catch (e) {
+      throw translate(e, `reading topic ${topic}`);
+    }
   }
 
   #holdRegion(key: string, topic: string, pub?: Publisher): SharedRegion {
@@ -126,7 +139,11 @@ export class AgnocastNode implements Disposable {
 
   /** Topics in this IPC namespace. */
   topics(): string[] {
-    return this.native.listTopics();
+    try {
+      return this.native.listTopics();
+    } catch (e) {
+      throw translate(e, 'listing topics');
+    }
   }
 
   get closed(): boolean {
@@ -140,16 +157,22 @@ export class AgnocastNode implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
-    for (const s of this.#subscriptions) s.close();
-    for (const p of this.#publishers) p.close();
+    const failures: AgnocastError[] = [];
+    const attempt = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        failures.push(translate(e, what));
+      }
+    };
+    for (const s of [...this.#subscriptions]) attempt(`closing the subscription on ${s.topic}`, () => s.close());
+    for (const p of [...this.#publishers]) attempt(`closing the publisher on ${p.topic}`, () => p.close());
     this.#closed = true;
-    this.native.unwatch(this.#eventsWatch);
-    try {
-      this.native.leave();
-    } catch (e) {
-      throw translate(e, 'closing this agnocast node');
-    }
+    attempt('closing this agnocast node', () => this.native.unwatch(this.#eventsWatch));
+    // Other threads' nodes keep the process's state until the last one leaves.
+    attempt('closing this agnocast node', () => this.native.leave());
     if (current === this) current = undefined;
+    if (failures.length) throw failures[0];
   }
 
   [Symbol.dispose](): void {
@@ -161,7 +184,11 @@ export class AgnocastNode implements Disposable {
    * its process has exited and no message over it is held.
    */
   mappedPools(): number[] {
-    return this.native.mappedPools().map((p) => p.pid);
+    try {
+      return this.native.mappedPools().map((p) => p.pid);
+    } catch (e) {
+      throw translate(e, 'listing mapped pools');
+    }
   }
 
   /** The events descriptor is readable: announcements, or exited publishers. */
@@ -187,8 +214,11 @@ export class AgnocastNode implements Disposable {
 let current: AgnocastNode | undefined;
 
 /**
- * Joins agnocast (once per process: later calls return the same node until
- * it is closed). Throws ModuleNotLoadedError when agnocast.ko is not loaded.
+ * Joins agnocast (once per thread: later calls return the same node until
+ * it is closed). A worker thread's join() gets its own node over the
+ * process's one shared state (same pid, same pool, same mappings); the
+ * process leaves only when the last node of every thread is closed, and a
+ * worker that ends takes its publishers and subscriptions with it. Throws ModuleNotLoadedError when agnocast.ko is not loaded.
  */
 export function join(options: JoinOptions = {}): AgnocastNode {
   if (current && !current.closed) return current;

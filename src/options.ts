@@ -43,12 +43,30 @@ export interface QoS {
   depth?: number;
   /** Late joiners get the retained history. Default false. */
   transientLocal?: boolean;
+  /**
+   * Subscriptions only: nothing published while this subscription is there
+   * is dropped for it; up to `depth` messages wait in its queue and, while
+   * it is full, publish() throws WouldBlockError and publishAsync() waits.
+   * Default false (keep-last: a subscriber that falls behind loses the
+   * oldest, counted in sub.stats.dropped).
+   */
+  reliable?: boolean;
 }
 
-export function checkQoS(qos: QoS | undefined): Required<QoS> {
+/** QoS with its defaults filled in (`reliable` is there only when true). */
+export type ResolvedQoS = Required<Pick<QoS, 'depth' | 'transientLocal'>> & Pick<QoS, 'reliable'>;
+
+export function checkQoS(qos: QoS | undefined, forPublisher = false): ResolvedQoS {
   const depth = qos?.depth ?? 10;
   if (!Number.isInteger(depth) || depth < 1 || depth > DEPTH_MAX) {
     throw new InvalidArgumentError(`depth must be an integer from 1 to ${DEPTH_MAX}, not ${depth}`);
   }
-  return { depth, transientLocal: qos?.transientLocal ?? false };
+  const reliable = qos?.reliable ?? false;
+  if (forPublisher && reliable) {
+    throw new InvalidArgumentError('reliable is a subscription option: a publisher is held back by ' +
+      'its reliable subscribers (use publishAsync() to wait for them)');
+  }
+  const resolved: ResolvedQoS = { depth, transientLocal: qos?.transientLocal ?? false };
+  if (reliable) resolved.reliable = true;
+  return resolved;
 }

@@ -1,8 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Publishers and their loans of pool memory. */
-import { ClosedError, DetachedError, InvalidArgumentError, translate } from './errors.js';
-import type { NativeBinding } from './native.js';
-import type { QoS } from './options.js';
+import { EventEmitter } from 'node:events';
+import { markAsUntransferable } from 'node:worker_threads';
+import {
+  AgnocastError, ClosedError, DetachedError, InvalidArgumentError, translate, WouldBlockError,
+} from './errors.js';
+import { type NativeBinding, POLL_OUT, POLL_PRI } from './native.js';
+import type { ResolvedQoS } from './options.js';
+import { waitFor, type WaitOptions } from './wait.js';
+
+/** publishAsync(): how long to wait for room in reliable subscribers' queues. */
+export interface PublishAsyncOptions extends WaitOptions {
+  /** Bytes of the loan to publish (default: all). */
+  length?: number;
+}
+
+/** The 'matched' / 'unmatched' events of a publisher. */
+export interface MatchEvent {
+  /** Subscriptions on the topic now, in every process. */
+  subscribers: number;
+}
 
 /**
  * Writable pool memory, on loan from a publisher until it is published or
@@ -22,6 +39,8 @@ export class Loan implements Disposable {
   constructor(publisher: Publisher, buffer: ArrayBuffer, address: bigint) {
     this.#publisher = publisher;
     this.#buffer = buffer;
+    // Transferring it to a worker would keep nothing from revoking it.
+    markAsUntransferable(buffer);
     this.bytes = new Uint8Array(buffer);
     this.address = address;
     this.ref = new WeakRef(this);
@@ -45,6 +64,11 @@ export class Loan implements Disposable {
   /** Publishes the first `length` bytes (default: all). */
   publish(length?: number): bigint {
     return this.#publisher.publish(this, length);
+  }
+
+  /** publish(), waiting for room while a reliable subscriber's queue is full (Publisher.publishAsync). */
+  publishAsync(options: PublishAsyncOptions = {}): Promise<bigint> {
+    return this.#publisher.publishAsync(this, options);
   }
 
   /** Returns the memory to the pool if it was not published. */
@@ -71,11 +95,20 @@ export interface PublisherHost {
   forget(publisher: Publisher): void;
 }
 
-export class Publisher implements Disposable {
+export class Publisher extends EventEmitter implements Disposable {
   readonly topic: string;
-  readonly qos: Required<QoS>;
+  readonly qos: ResolvedQoS;
   readonly id: number;
   #host: PublisherHost;
+  /** The publisher's fd watch, made when first needed; what it waits for now. */
+  #watch: number | undefined;
+  #events = 0;
+  #watchRef = false;
+  #subscribers = 0;
+  /** publishAsync()s waiting for room (POLLOUT). */
+  #writers = new Set<() => void>();
+  /** waitForSubscribers()s. */
+  #subscriberWaiters = new Set<() => void>();
   /**
    * Unpublished loans, held weakly: a dropped loan is garbage-collected and
    * its memory goes back to the pool (the addon's finalizer), and close()
@@ -86,7 +119,8 @@ export class Publisher implements Disposable {
   #closed = false;
 
   /** @internal Use node.publisher(). */
-  constructor(host: PublisherHost, topic: string, qos: Required<QoS>) {
+  constructor(host: PublisherHost, topic: string, qos: ResolvedQoS) {
+    super();
     this.#host = host;
     this.topic = topic;
     this.qos = qos;
@@ -96,6 +130,14 @@ export class Publisher implements Disposable {
     } catch (e) {
       throw translate(e, `creating a publisher on ${topic}`);
     }
+    try {
+      this.#subscribers = host.native.publisherState(this.id).subscribers;
+    } catch {
+      this.#subscribers = 0;
+    }
+    const rearm = () => process.nextTick(() => this.#arm());
+    this.on('newListener', rearm);
+    this.on('removeListener', rearm);
   }
 
   /** Writable pool memory of exactly `byteLength` bytes. */
@@ -132,10 +174,13 @@ export class Publisher implements Disposable {
   publish(data: Loan | ArrayBufferView, length?: number): bigint {
     this.#check();
     if (!(data instanceof Loan)) {
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const loan = this.loan(bytes.byteLength);
-      loan.bytes.set(bytes);
-      return this.publish(loan);
+      const loan = this.#copy(data);
+      try {
+        return this.publish(loan);
+      } catch (e) {
+        loan[Symbol.dispose]();
+        throw e;
+      }
     }
     if (!data.belongsTo(this)) {
       throw new InvalidArgumentError('this loan belongs to another publisher, or was already published');
@@ -154,27 +199,171 @@ export class Publisher implements Disposable {
     return seq;
   }
 
+  /**
+   * publish(), but while a reliable subscriber's queue is full it waits
+   * (for the publisher's descriptor to say there is room) instead of
+   * throwing WouldBlockError. Rejects with TimeoutError after `timeoutMs`,
+   * AbortedError when `signal` aborts, ClosedError if the publisher closes
+   * meanwhile; a loan is then still yours (bytes copied for you are given
+   * back to the pool).
+   */
+  async publishAsync(data: Loan | ArrayBufferView, options: PublishAsyncOptions = {}): Promise<bigint> {
+    this.#check();
+    const loan = data instanceof Loan ? data : this.#copy(data);
+    try {
+      for (;;) {
+        try {
+          return this.publish(loan, options.length);
+        } catch (e) {
+          if (!(e instanceof WouldBlockError)) throw e;
+        }
+        await waitFor<void>(`publishing on ${this.topic}`, options, (done, fail) => {
+          const wake = () => (this.#closed ? fail(new ClosedError(`the publisher on ${this.topic}`)) : done());
+          this.#writers.add(wake);
+          this.#arm();
+          return () => {
+            this.#writers.delete(wake);
+            this.#arm();
+          };
+        });
+      }
+    } catch (e) {
+      if (loan !== data) loan[Symbol.dispose]();
+      throw e;
+    }
+  }
+
   /** Subscriptions on the topic right now, in every process. */
   get subscriberCount(): number {
     this.#check();
-    return this.#host.native.topicInfo(this.topic)?.subscribers.length ?? 0;
+    try {
+      return this.#host.native.topicInfo(this.topic)?.subscribers.length ?? 0;
+    } catch (e) {
+      throw translate(e, `reading the subscribers of ${this.topic}`);
+    }
+  }
+
+  /**
+   * Resolves with the number of subscriptions on the topic once there are
+   * at least `n` (in any process). `timeoutMs`: rejects with TimeoutError.
+   */
+  waitForSubscribers(n = 1, options: WaitOptions = {}): Promise<number> {
+    this.#check();
+    return waitFor(`waiting for ${n} subscriber(s) on ${this.topic}`, options, (done, fail) => {
+      const check = () => {
+        if (this.#closed) fail(new ClosedError(`the publisher on ${this.topic}`));
+        else if (this.#subscribers >= n) done(this.#subscribers);
+      };
+      this.#subscriberWaiters.add(check);
+      this.#arm();
+      this.#readSubscribers();
+      check();
+      return () => {
+        this.#subscriberWaiters.delete(check);
+        this.#arm();
+      };
+    });
+  }
+
+  #copy(data: ArrayBufferView): Loan {
+    if (!ArrayBuffer.isView(data)) {
+      throw new InvalidArgumentError('publish() takes a Loan or an ArrayBufferView (Uint8Array, Buffer, …)');
+    }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const loan = this.loan(bytes.byteLength);
+    loan.bytes.set(bytes);
+    return loan;
+  }
+
+  /** Watch exactly what someone wants now: room (POLLOUT), subscriber changes (POLLPRI). */
+  #arm(): void {
+    if (this.#closed) return;
+    let events = 0;
+    if (this.#writers.size) events |= POLL_OUT;
+    if (this.#subscriberWaiters.size || this.listenerCount('matched') || this.listenerCount('unmatched')) {
+      events |= POLL_PRI;
+    }
+    const ref = this.#writers.size > 0 || this.#subscriberWaiters.size > 0;
+    const native = this.#host.native;
+    try {
+      if (this.#watch === undefined) {
+        if (!events) return;
+        this.#watch = native.watch(native.publisherFd(this.id), (ev) => this.#onPoll(ev), false, 0);
+      }
+      if (events !== this.#events) native.pollEvents(this.#watch, events);
+      if (ref !== this.#watchRef) native.refWatch(this.#watch, ref);
+    } catch (e) {
+      this.#fail(translate(e, `watching the publisher on ${this.topic}`));
+      return;
+    }
+    this.#events = events;
+    this.#watchRef = ref;
+  }
+
+  /** Never throws: the library's own watcher. */
+  #onPoll(events: number): void {
+    if (this.#closed) return;
+    if (events & POLL_PRI) this.#readSubscribers();
+    if (events & POLL_OUT) for (const w of [...this.#writers]) w();
+  }
+
+  #readSubscribers(): void {
+    if (this.#closed) return;
+    let now: number;
+    try {
+      now = this.#host.native.publisherState(this.id).subscribers;
+    } catch (e) {
+      this.#fail(translate(e, `reading the subscribers of ${this.topic}`));
+      return;
+    }
+    const before = this.#subscribers;
+    this.#subscribers = now;
+    if (now > before) this.emit('matched', { subscribers: now } satisfies MatchEvent);
+    else if (now < before) this.emit('unmatched', { subscribers: now } satisfies MatchEvent);
+    for (const w of [...this.#subscriberWaiters]) w();
+  }
+
+  /** 'error' if anyone listens, else a process warning; never uncaught. */
+  #fail(error: AgnocastError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error.message, { type: error.name, code: error.code });
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Unpublished loans go back to the pool; published messages stay readable. */
+  /**
+   * Unpublished loans go back to the pool; published messages stay
+   * readable; waits end with ClosedError. Always finishes; throws the first
+   * failure (an AgnocastError) afterwards, if there was one.
+   */
   close(): void {
     if (this.#closed) return;
-    for (const ref of this.#loans) ref.deref()?.[Symbol.dispose]();
+    const failures: unknown[] = [];
+    for (const ref of this.#loans) {
+      try {
+        ref.deref()?.[Symbol.dispose]();
+      } catch (e) {
+        failures.push(e);
+      }
+    }
     this.#closed = true;
+    if (this.#watch !== undefined) {
+      try {
+        this.#host.native.unwatch(this.#watch);
+      } catch (e) {
+        failures.push(e);
+      }
+    }
     this.#host.forget(this);
     try {
       this.#host.native.removePublisher(this.id);
     } catch (e) {
-      throw translate(e, `closing the publisher on ${this.topic}`);
+      failures.push(e);
     }
+    for (const w of [...this.#writers, ...this.#subscriberWaiters]) w();
+    if (failures.length) throw translate(failures[0], `closing the publisher on ${this.topic}`);
   }
 
   [Symbol.dispose](): void {
@@ -184,7 +373,11 @@ export class Publisher implements Disposable {
   /** @internal */
   returnLoan(loan: Loan, buffer: ArrayBuffer): void {
     this.#untrack(loan);
-    this.#host.native.free(buffer);
+    try {
+      this.#host.native.free(buffer);
+    } catch (e) {
+      throw translate(e, `returning a loan on ${this.topic}`);
+    }
   }
 
   #untrack(loan: Loan): void {

@@ -1,15 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Subscriptions: callback style, async iteration, or take() for polling.
- * Readiness comes from the module's pollable fd, watched by libuv: no thread
- * and no polling loop.
+ * Subscriptions deliver in one of three ways, and the module's entries are
+ * received only by the way in use, when it asks for them:
+ *   - callback: `node.subscribe(topic, qos, onMessage)`; the subscription
+ *     watches its descriptor and calls onMessage for each message; an async
+ *     callback runs one at a time (qos.maxInFlight for more), and while the
+ *     limit is reached nothing is received: the module keeps the newest
+ *     `depth` (keep-last, losses counted in stats.dropped) or, reliable,
+ *     holds the publishers back;
+ *   - iterator: `for await (const m of sub)`; the loop receives one message
+ *     each time it asks for the next one;
+ *   - polling: `sub.take()` (newest, skipping older) and
+ *     `await sub.receive()` (next in order), called when you want.
+ * A subscription without a callback may switch between iterating and
+ * polling, one at a time; nothing is received in between.
+ * Readiness comes from the module's pollable fd, watched by libuv only
+ * while a callback or a waiting loop wants it: no thread, no polling loop.
  */
-import { ClosedError, translate } from './errors.js';
+import { EventEmitter } from 'node:events';
+import { markAsUntransferable } from 'node:worker_threads';
+import { ClosedError, InvalidArgumentError, InvalidStateError, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
-import { EntryBuffer, type NativeBinding, type NativeEntry } from './native.js';
-import type { QoS } from './options.js';
+import { EntryBuffer, type NativeBinding, type NativeEntry, POLL_IN, POLL_PRI } from './native.js';
+import type { QoS, ResolvedQoS } from './options.js';
+import { waitFor, type WaitOptions } from './wait.js';
 
 export type MessageCallback = (message: Message) => void | Promise<void>;
+
+/** Options of node.subscribe(): QoS, and for callbacks how many may run at once. */
+export interface SubscriptionOptions extends QoS {
+  /**
+   * Callback subscriptions: how many async callbacks may be pending at
+   * once (1–4096). Default 1: the next message is handed over once the
+   * previous callback's promise settled. Synchronous callbacks are not
+   * limited.
+   */
+  maxInFlight?: number;
+}
 
 /** The node's side of a subscription. */
 export interface SubscriptionHost {
@@ -22,110 +49,196 @@ export interface IterateOptions {
   signal?: AbortSignal;
 }
 
-type Waiter = (result: IteratorResult<Message>) => void;
+/** receive(): `timeoutMs` resolves null; `signal` rejects with AbortedError. */
+export type ReceiveOptions = WaitOptions;
 
-export class Subscription implements AsyncIterable<Message>, Disposable {
+/** What a subscription received and lost so far. */
+export interface SubscriptionStats {
+  /** Messages handed to the callback, the loop or take()/receive(). */
+  received: number;
+  /**
+   * Messages published on the topic since the subscription began (for a
+   * transient-local one: since its first message) that it will never see
+   * (gaps in the sequence numbers: keep-last overwrote them while it fell
+   * behind, or take() skipped them). So received + dropped = published.
+   */
+  dropped: number;
+  /** Messages handed out and not released yet (retained ones included). */
+  held: number;
+}
+
+export interface PublishersEvent {
+  /** Publishers on the topic now. */
+  publishers: number;
+}
+
+export const MAX_IN_FLIGHT = 4096;
+
+export class Subscription extends EventEmitter implements AsyncIterable<Message>, Disposable {
   readonly topic: string;
-  readonly qos: Required<QoS>;
+  readonly qos: ResolvedQoS;
   readonly id: number;
   #host: SubscriptionHost;
   #fd: number;
   #watch: number;
+  #events = 0;
+  #watchRef = false;
   #callback: MessageCallback | undefined;
-  /** Received, not yet delivered to an iterator (at most qos.depth). */
-  #queue: Message[] = [];
+  #maxInFlight: number;
+  #inFlight = 0;
+  /** A receive refused (ENOBUFS): wait for a release before receiving again. */
+  #stalled = false;
+  /** 'iterator' or 'receive' while one consumes; nothing else may then. */
+  #consumer: 'iterator' | 'receive' | undefined;
+  /** The waiting consumer's wake-up, called once when the fd is readable or on close/abort. */
+  #wake: (() => void) | undefined;
   /** Every message handed out and not released, retained ones included. */
   #live = new Set<Message>();
-  #waiters = new Set<Waiter>();
-  /** Where the module writes received entries (qos.depth of them), and take()'s. */
   #entries: EntryBuffer;
-  #taken = new EntryBuffer(1);
+  #one = new EntryBuffer(1);
   #closed = false;
   #ref = true;
+  #received = 0;
+  #dropped = 0;
+  #lastSeq: bigint | undefined;
+  #publishers = 0;
+  #publisherWaiters = new Set<() => void>();
 
   /** @internal Use node.subscribe(). */
-  constructor(host: SubscriptionHost, topic: string, qos: Required<QoS>, callback?: MessageCallback) {
+  constructor(host: SubscriptionHost, topic: string, qos: ResolvedQoS, callback?: MessageCallback,
+    maxInFlight?: number) {
+    super();
     this.#host = host;
     this.topic = topic;
     this.qos = qos;
     this.#callback = callback;
+    const limit = maxInFlight ?? 1;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_IN_FLIGHT) {
+      throw new InvalidArgumentError(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}, not ${limit}`);
+    }
+    this.#maxInFlight = limit;
     this.#entries = new EntryBuffer(qos.depth);
     let r: ReturnType<NativeBinding['addSubscriber']>;
     try {
-      r = host.native.addSubscriber(topic, qos.depth, qos.transientLocal);
+      r = host.native.addSubscriber(topic, qos.depth, qos.transientLocal, qos.reliable ?? false);
+      this.id = r.id;
+      this.#fd = r.fd;
+      this.#publishers = host.native.subscriberState(r.id).publishers;
+      // Volatile: what is published from now on is this subscription's to
+      // see, so losses count from here. Transient-local: from the first
+      // message (the history is what the publishers kept).
+      if (!qos.transientLocal) this.#lastSeq = host.native.topicInfo(topic)?.lastSeq ?? 0n;
+      this.#watch = host.native.watch(this.#fd, (events) => this.#onPoll(events), false, 0);
     } catch (e) {
       throw translate(e, `subscribing to ${topic}`);
     }
-    this.id = r.id;
-    this.#fd = r.fd;
-    this.#watch = host.native.watch(this.#fd, () => this.#drain(), true);
-    // Transient-local history may be waiting already.
-    queueMicrotask(() => this.#drain());
+    const rearm = () => process.nextTick(() => this.#arm());
+    this.on('newListener', rearm);
+    this.on('removeListener', rearm);
+    this.#arm();
   }
 
   /** Publishers on the topic right now, in every process. */
   get publisherCount(): number {
     this.#check();
-    return this.#host.native.topicInfo(this.topic)?.publishers.length ?? 0;
+    try {
+      return this.#host.native.topicInfo(this.topic)?.publishers.length ?? 0;
+    } catch (e) {
+      throw translate(e, `reading the publishers of ${this.topic}`);
+    }
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** The newest message not seen yet (skipping older ones), or null. */
-  take(): Message | null {
-    this.#check();
-    let n: number;
-    try {
-      n = this.#host.native.take(this.id, this.#taken.buffer);
-    } catch (e) {
-      throw translate(e, `taking from ${this.topic}`);
-    }
-    return n ? this.#wrap(this.#taken.entry(0)) : null;
+  /** received, dropped (sequence gaps) and held, counted since the subscription began. */
+  get stats(): SubscriptionStats {
+    return { received: this.#received, dropped: this.#dropped, held: this.#live.size };
   }
 
   /**
-   * Messages as they come; each is released when the loop moves on unless it
-   * was retained. Breaking out ends the iteration, not the subscription.
+   * Polling: the newest message not seen yet, skipping (and counting as
+   * dropped) older ones, or null. Not on a callback subscription, nor while
+   * a loop or receive() consumes this one.
+   */
+  take(): Message | null {
+    this.#checkPolling('take()');
+    let n: number;
+    try {
+      n = this.#host.native.take(this.id, this.#one.buffer);
+    } catch (e) {
+      throw translate(e, `taking from ${this.topic}`);
+    }
+    return n ? this.#wrap(this.#one.entry(0)) : null;
+  }
+
+  /**
+   * Polling: the next message in order (the oldest not seen yet), waiting
+   * for one if none is there; null once `timeoutMs` passed. Rejects with
+   * AbortedError when `signal` aborts, ClosedError when the subscription
+   * closes meanwhile.
+   */
+  async receive(options: ReceiveOptions = {}): Promise<Message | null> {
+    this.#checkPolling('receive()');
+    const now = this.#receiveOne();
+    if (now) return now;
+    this.#consumer = 'receive';
+    try {
+      return await waitFor<Message | null>(`receiving on ${this.topic}`, options, (done, fail) => {
+        const attempt = () => {
+          try {
+            const m = this.#receiveOne();
+            if (m) done(m);
+            else this.#await(attempt);
+          } catch (e) {
+            fail(e);
+          }
+        };
+        this.#await(attempt);
+        return () => {
+          if (this.#wake === attempt) this.#wake = undefined;
+          this.#arm();
+        };
+      }, () => null);
+    } finally {
+      this.#consumer = undefined;
+    }
+  }
+
+  /**
+   * Messages as they come, oldest first; each is released when the loop
+   * moves on unless it was retained. Breaking out (or the signal) ends the
+   * iteration, not the subscription; what arrives afterwards waits in the
+   * module for the next consumer. A failure to receive rejects the loop.
    */
   async *messages(options: IterateOptions = {}): AsyncGenerator<Message, void, undefined> {
-    this.#check();
-    if (this.#callback) {
-      throw new ClosedError(`the subscription on ${this.topic} delivers to a callback; it`);
-    }
+    this.#checkPolling('iteration');
     const { signal } = options;
+    this.#consumer = 'iterator';
     let current: Message | undefined;
-    let abort: (() => void) | undefined;
-    const aborted = new Promise<IteratorResult<Message>>((resolve) => {
-      abort = () => resolve({ value: undefined, done: true });
-      if (signal?.aborted) abort();
-      else signal?.addEventListener('abort', abort, { once: true });
-    });
+    const onAbort = () => this.#wakeUp();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
-        const queued = this.#queue.shift();
-        let result: IteratorResult<Message>;
-        if (queued) result = { value: queued, done: false };
-        else if (this.#closed || signal?.aborted) return;
-        else {
-          let waiter!: Waiter;
-          const next = new Promise<IteratorResult<Message>>((resolve) => {
-            waiter = resolve;
-            this.#waiters.add(resolve);
-          });
-          result = await Promise.race([next, aborted]);
-          this.#waiters.delete(waiter);
+        if (this.#closed || signal?.aborted) return;
+        const m = this.#receiveOne();
+        if (!m) {
+          // One promise per wait, settled exactly once: nothing accumulates.
+          await new Promise<void>((resolve) => this.#await(resolve));
+          continue;
         }
-        if (result.done) return;
-        current = result.value;
-        yield current;
-        current.settle();
+        current = m;
+        yield m;
         current = undefined;
+        this.#settle(m);
       }
     } finally {
-      current?.settle();
-      if (abort) signal?.removeEventListener('abort', abort);
+      if (current) this.#settle(current);
+      signal?.removeEventListener('abort', onAbort);
+      this.#consumer = undefined;
+      this.#wake = undefined;
+      if (!this.#closed) this.#arm();
     }
   }
 
@@ -133,16 +246,38 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     return this.messages();
   }
 
+  /**
+   * Resolves with the number of publishers once at least `n` are on the
+   * topic (in any process). `timeoutMs`: rejects with TimeoutError.
+   */
+  waitForPublishers(n = 1, options: WaitOptions = {}): Promise<number> {
+    this.#check();
+    return waitFor(`waiting for ${n} publisher(s) on ${this.topic}`, options, (done, fail) => {
+      const check = () => {
+        if (this.#closed) fail(new ClosedError(`the subscription on ${this.topic}`));
+        else if (this.#publishers >= n) done(this.#publishers);
+      };
+      this.#publisherWaiters.add(check);
+      this.#arm();
+      this.#readPublishers();
+      check();
+      return () => {
+        this.#publisherWaiters.delete(check);
+        if (!this.#closed) this.#arm();
+      };
+    });
+  }
+
   /** Let the process exit even while this subscription waits (like socket.unref()). */
   unref(): this {
     this.#ref = false;
-    if (!this.#closed) this.#host.native.refWatch(this.#watch, false);
+    this.#arm();
     return this;
   }
 
   ref(): this {
     this.#ref = true;
-    if (!this.#closed) this.#host.native.refWatch(this.#watch, true);
+    this.#arm();
     return this;
   }
 
@@ -153,21 +288,35 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   /**
    * Stops delivery, ends iterations and releases every message of this
    * subscription, retained ones included: their data views are detached,
-   * since the memory is the publisher's again.
+   * since the memory is the publisher's again. Always finishes; throws the
+   * first failure (an AgnocastError) afterwards, if there was one.
    */
   close(): void {
     if (this.#closed) return;
-    this.#queue.length = 0;
-    for (const m of this.#live) m.release();
+    const failures: unknown[] = [];
+    for (const m of this.#live) {
+      try {
+        m.release();
+      } catch (e) {
+        failures.push(e);
+      }
+    }
     this.#closed = true;
-    for (const w of this.#waiters) w({ value: undefined, done: true });
-    this.#waiters.clear();
+    this.#live.clear();
+    try {
+      this.#host.native.unwatch(this.#watch);
+    } catch (e) {
+      failures.push(e);
+    }
     this.#host.forget(this);
     try {
       this.#host.native.removeSubscriber(this.id);
     } catch (e) {
-      throw translate(e, `closing the subscription on ${this.topic}`);
+      failures.push(e);
     }
+    this.#wakeUp();
+    for (const w of [...this.#publisherWaiters]) w();
+    if (failures.length) throw translate(failures[0], `closing the subscription on ${this.topic}`);
   }
 
   [Symbol.dispose](): void {
@@ -178,15 +327,187 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
     if (this.#closed) throw new ClosedError(`the subscription on ${this.topic}`);
   }
 
+  #checkPolling(what: string): void {
+    this.#check();
+    if (this.#callback) {
+      throw new InvalidStateError(`${what} on ${this.topic}: this subscription delivers to its callback; ` +
+        'subscribe without a callback to iterate or poll');
+    }
+    if (this.#consumer) {
+      throw new InvalidStateError(`${what} on ${this.topic}: ${this.#consumer === 'iterator' ? 'a loop iterates' : 'a receive() waits on'} ` +
+        'this subscription already; one consumer at a time (end it, or make a second subscription)');
+    }
+  }
+
+  /** Wait for readability: `wake` is called once (readable, close or abort). */
+  #await(wake: () => void): void {
+    this.#wake = wake;
+    this.#arm();
+  }
+
+  #wakeUp(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** Watch exactly what someone wants now. */
+  #arm(): void {
+    if (this.#closed) return;
+    let events = 0;
+    const wantsData = this.#wake !== undefined ||
+      (this.#callback !== undefined && this.#inFlight < this.#maxInFlight && !this.#stalled);
+    if (wantsData) events |= POLL_IN;
+    if (this.#publisherWaiters.size || this.listenerCount('matched') || this.listenerCount('unmatched')) {
+      events |= POLL_PRI;
+    }
+    const ref = (wantsData && this.#ref) || this.#publisherWaiters.size > 0;
+    try {
+      if (events !== this.#events) this.#host.native.pollEvents(this.#watch, events);
+      if (ref !== this.#watchRef) this.#host.native.refWatch(this.#watch, ref);
+    } catch (e) {
+      this.#fail(translate(e, `watching the subscription on ${this.topic}`));
+      return;
+    }
+    this.#events = events;
+    this.#watchRef = ref;
+  }
+
+  /** The fd's events, on the event loop. Never throws. */
+  #onPoll(events: number): void {
+    if (this.#closed) return;
+    if (events & POLL_PRI) this.#readPublishers();
+    if (!(events & POLL_IN) || this.#closed) return;
+    if (this.#callback) this.#pump();
+    else this.#wakeUp();
+    this.#arm();
+  }
+
+  #readPublishers(): void {
+    if (this.#closed) return;
+    let now: number;
+    try {
+      now = this.#host.native.subscriberState(this.id).publishers;
+    } catch (e) {
+      this.#fail(translate(e, `reading the publishers of ${this.topic}`));
+      return;
+    }
+    const before = this.#publishers;
+    this.#publishers = now;
+    if (now > before) this.emit('matched', { publishers: now } satisfies PublishersEvent);
+    else if (now < before) this.emit('unmatched', { publishers: now } satisfies PublishersEvent);
+    for (const w of [...this.#publisherWaiters]) w();
+  }
+
+  /** One message in order, or null when none is new. Throws AgnocastErrors. */
+  #receiveOne(): Message | null {
+    this.#check();
+    let n: number;
+    try {
+      n = this.#host.native.receive(this.id, 1, this.#one.buffer);
+    } catch (e) {
+      throw translate(e, `receiving from ${this.topic}`);
+    }
+    return n ? this.#wrap(this.#one.entry(0)) : null;
+  }
+
+  /** Callback mode: receive as much as the callback may take now, at most one batch. */
+  #pump(): void {
+    const room = this.#maxInFlight - this.#inFlight;
+    if (room <= 0 || this.#stalled) return;
+    const max = Math.min(this.qos.depth, room);
+    let n: number;
+    try {
+      n = this.#host.native.receive(this.id, max, this.#entries.buffer);
+    } catch (e) {
+      const err = translate(e, `receiving from ${this.topic}`);
+      // Holding too many: wait for a release (#release re-arms).
+      if (err.errnoCode === 'ENOBUFS') this.#stalled = true;
+      this.#fail(err);
+      return;
+    }
+    const batch: NativeEntry[] = [];
+    for (let i = 0; i < n; i++) batch.push(this.#entries.entry(i));
+    for (const entry of batch) {
+      if (this.#closed) {
+        // The module dropped the subscriber's references with it.
+        continue;
+      }
+      let m: Message;
+      try {
+        m = this.#wrap(entry);
+      } catch (e) {
+        this.#fail(e);
+        continue;
+      }
+      this.#deliver(m);
+    }
+  }
+
+  #deliver(message: Message): void {
+    let result: unknown;
+    try {
+      result = (this.#callback as MessageCallback)(message);
+    } catch (e) {
+      this.#settle(message);
+      this.#fail(e);
+      return;
+    }
+    if (!(result instanceof Promise) && !(typeof (result as PromiseLike<void> | undefined)?.then === 'function')) {
+      this.#settle(message);
+      return;
+    }
+    this.#inFlight++;
+    Promise.resolve(result).then(undefined, (e: unknown) => this.#fail(e)).finally(() => {
+      this.#inFlight--;
+      this.#settle(message);
+      this.#arm();
+    });
+  }
+
+  /** Releases unless retained; a failure goes to 'error'. */
+  #settle(message: Message): void {
+    try {
+      message.settle();
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  /**
+   * An asynchronous failure (the callback threw or rejected, a receive
+   * failed): the 'error' event if anyone listens, else a process warning.
+   * Never an uncaught exception, and the subscription goes on.
+   */
+  #fail(error: unknown): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+      return;
+    }
+    const e = error instanceof Error ? error : new Error(String(error));
+    process.emitWarning(e.message, { type: e.name || 'Error', code: (e as { code?: string }).code,
+      detail: `subscription on ${this.topic} (add an 'error' listener to handle it)` });
+  }
+
   /** The C library mapped the entry's pool when it received it. */
   #wrap(entry: NativeEntry): Message {
     let view: ArrayBuffer;
     try {
       view = this.#host.native.view(entry.addr, entry.len);
+      markAsUntransferable(view);
     } catch (e) {
-      this.#host.native.release(this.id, entry.seq, entry.addr);
-      throw e;
+      try {
+        this.#host.native.release(this.id, entry.seq, entry.addr);
+      } catch {
+        // Dropped with the subscriber at close anyway.
+      }
+      throw translate(e, `reading a message on ${this.topic}`);
     }
+    this.#received++;
+    if (this.#lastSeq !== undefined && entry.seq > this.#lastSeq + 1n) {
+      this.#dropped += Number(entry.seq - this.#lastSeq - 1n);
+    }
+    if (this.#lastSeq === undefined || entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
     const message = new Message(this.#owner, entry, view);
     this.#live.add(message);
     return message;
@@ -195,53 +516,16 @@ export class Subscription implements AsyncIterable<Message>, Disposable {
   #owner: MessageOwner = {
     releaseMessage: (m, view) => {
       this.#live.delete(m);
-      this.#host.native.release(this.id, m.seq, m.address, view);
+      if (this.#closed) return;
+      try {
+        this.#host.native.release(this.id, m.seq, m.address, view);
+      } catch (e) {
+        throw translate(e, `releasing message ${m.seq} on ${this.topic}`);
+      }
+      if (this.#stalled) {
+        this.#stalled = false;
+        this.#arm();
+      }
     },
   };
-
-  /**
-   * The fd is readable: receive everything new and deliver it. A batch
-   * short of qos.depth means nothing else was pending; anything published
-   * since makes the fd readable again.
-   */
-  #drain(): void {
-    const max = this.qos.depth;
-    let n = max;
-    while (n === max && !this.#closed) {
-      try {
-        n = this.#host.native.receive(this.id, max, this.#entries.buffer);
-      } catch (e) {
-        if (this.#closed) return;
-        throw translate(e, `receiving from ${this.topic}`);
-      }
-      // Closing mid-batch drops the rest: the module released them with
-      // the subscriber.
-      for (let i = 0; i < n && !this.#closed; i++) this.#deliver(this.#wrap(this.#entries.entry(i)));
-    }
-  }
-
-  #deliver(message: Message): void {
-    if (this.#callback) {
-      let result: void | Promise<void>;
-      try {
-        result = this.#callback(message);
-      } catch (e) {
-        message.settle();
-        throw e;
-      }
-      // A rejection stays unhandled on purpose: the user's error surfaces.
-      if (result instanceof Promise) void result.finally(() => message.settle());
-      else message.settle();
-      return;
-    }
-    const [waiter] = this.#waiters;
-    if (waiter) {
-      this.#waiters.delete(waiter);
-      waiter({ value: message, done: false });
-      return;
-    }
-    this.#queue.push(message);
-    // Keep-last: a slow reader sees the newest `depth` messages.
-    while (this.#queue.length > this.qos.depth) this.#queue.shift()?.release();
-  }
 }

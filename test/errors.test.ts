@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AgnocastError, InvalidArgumentError, LimitError, ModuleNotLoadedError,
-  PermissionDeniedError, PoolExhaustedError, translate,
+  PermissionDeniedError, PoolExhaustedError, translate, WouldBlockError,
 } from '../src/errors.js';
 
 function sysErr(code: string, syscall: string): Error {
@@ -24,6 +24,7 @@ describe('errors say what happened and what to do', () => {
     ['ENOBUFS', LimitError, /release some/],
     ['ENOSPC', LimitError, /limit/],
     ['ERANGE', InvalidArgumentError, /invalid argument/],
+    ['EAGAIN', WouldBlockError, /publishAsync/],
   ])('%s becomes the right class with advice', (code, cls, advice) => {
     const e = translate(sysErr(code, 'AGNOCAST_PUBLISH_CMD'), 'publishing on /t');
     expect(e).toBeInstanceOf(cls);

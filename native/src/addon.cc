@@ -46,12 +46,13 @@ static void CheckNodeAbi(Napi::Env env)
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	CheckNodeAbi(env);
+	/* Watch before endpoints: cleanup hooks run in reverse (endpoints.cc). */
+	agnocast::InitWatch(env, exports);
 	agnocast::InitJoin(env, exports);
 	agnocast::InitEndpoints(env, exports);
 	agnocast::InitMemory(env, exports);
 	agnocast::InitPools(env, exports);
 	agnocast::InitIntrospect(env, exports);
-	agnocast::InitWatch(env, exports);
 	return exports;
 }
 

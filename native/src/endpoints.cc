@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "addon.h"
 
@@ -17,6 +18,8 @@ namespace {
 std::mutex g_mutex;
 std::unordered_map<uint32_t, struct agnocast_publisher *> g_pubs;
 std::unordered_map<uint32_t, struct agnocast_subscriber *> g_subs;
+/* The environment (thread) that made each endpoint: its teardown removes them. */
+std::unordered_map<uint32_t, napi_env> g_pub_env, g_sub_env;
 
 /* src/native.ts (EntryBuffer) decodes entries with this layout. */
 static_assert(sizeof(struct agnocast_entry) == 40 &&
@@ -56,6 +59,9 @@ struct agnocast_qos Qos(const Napi::CallbackInfo &info)
 	struct agnocast_qos q = {};
 	q.depth = ArgU32(info, 1, "depth");
 	q.flags = ArgBool(info, 2, "transientLocal") ? AGNOCAST_QOS_TRANSIENT_LOCAL : 0;
+	/* Subscribers only (the module refuses it for a publisher: EINVAL). */
+	if (info.Length() > 3 && !info[3].IsUndefined() && ArgBool(info, 3, "reliable"))
+		q.flags |= AGNOCAST_QOS_RELIABLE;
 	return q;
 }
 
@@ -71,6 +77,7 @@ Napi::Value AddPublisher(const Napi::CallbackInfo &info)
 	{
 		std::lock_guard<std::mutex> lock(g_mutex);
 		g_pubs[id] = pub;
+		g_pub_env[id] = env;
 	}
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("id", Napi::Number::New(env, id));
@@ -89,6 +96,7 @@ Napi::Value AddSubscriber(const Napi::CallbackInfo &info)
 	{
 		std::lock_guard<std::mutex> lock(g_mutex);
 		g_subs[id] = sub;
+		g_sub_env[id] = env;
 	}
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("id", Napi::Number::New(env, id));
@@ -104,7 +112,9 @@ Napi::Value RemovePublisher(const Napi::CallbackInfo &info)
 	{
 		std::lock_guard<std::mutex> lock(g_mutex);
 		g_pubs.erase(id);
+		g_pub_env.erase(id);
 	}
+	StopWatchesOnFd(env, agnocast_publisher_fd(pub));
 	Check(env, agnocast_publisher_destroy(pub));
 	return env.Undefined();
 }
@@ -118,6 +128,7 @@ Napi::Value RemoveSubscriber(const Napi::CallbackInfo &info)
 	{
 		std::lock_guard<std::mutex> lock(g_mutex);
 		g_subs.erase(id);
+		g_sub_env.erase(id);
 	}
 	StopWatchesOnFd(env, agnocast_subscriber_fd(sub));
 	Check(env, agnocast_subscriber_destroy(sub));
@@ -164,6 +175,90 @@ Napi::Value Release(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+Napi::Object StateObject(Napi::Env env, const struct agnocast_endpoint_state_args &s)
+{
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("publishers", Napi::Number::New(env, s.nr_publishers));
+	o.Set("subscribers", Napi::Number::New(env, s.nr_subscribers));
+	o.Set("full", Napi::Number::New(env, s.nr_full));
+	o.Set("queued", Napi::Number::New(env, s.queued));
+	return o;
+}
+
+Napi::Value PublisherFd(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_publisher *pub =
+		PublisherOf(env, ArgU32(info, 0, "publisherId"), "agnocast_publisher_fd");
+	return Napi::Number::New(env, agnocast_publisher_fd(pub));
+}
+
+/* PUBLISHER_STATE: clears the descriptor's POLLPRI. */
+Napi::Value PublisherState(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_publisher *pub =
+		PublisherOf(env, ArgU32(info, 0, "publisherId"), "AGNOCAST_PUBLISHER_STATE_CMD");
+	struct agnocast_endpoint_state_args s = {};
+
+	Check(env, agnocast_publisher_state(pub, &s));
+	return StateObject(env, s);
+}
+
+/* SUBSCRIBER_STATE: clears the descriptor's POLLPRI. */
+Napi::Value SubscriberState(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_subscriber *sub =
+		SubscriberOf(env, ArgU32(info, 0, "subscriberId"), "AGNOCAST_SUBSCRIBER_STATE_CMD");
+	struct agnocast_endpoint_state_args s = {};
+
+	Check(env, agnocast_subscriber_state(sub, &s));
+	return StateObject(env, s);
+}
+
+/*
+ * A worker that ends without closing its node: its endpoints go with it
+ * (a subscriber nobody reads would otherwise hold reliable publishers
+ * back). Registered after watch.cc's teardown hook, so it runs first and
+ * the watches on these descriptors are still there to stop.
+ */
+void EndpointsCleanup(void *arg)
+{
+	napi_env env = static_cast<napi_env>(arg);
+	std::vector<struct agnocast_publisher *> pubs;
+	std::vector<struct agnocast_subscriber *> subs;
+	{
+		std::lock_guard<std::mutex> lock(g_mutex);
+		for (auto it = g_pub_env.begin(); it != g_pub_env.end();) {
+			if (it->second == env) {
+				pubs.push_back(g_pubs[it->first]);
+				g_pubs.erase(it->first);
+				it = g_pub_env.erase(it);
+			} else {
+				++it;
+			}
+		}
+		for (auto it = g_sub_env.begin(); it != g_sub_env.end();) {
+			if (it->second == env) {
+				subs.push_back(g_subs[it->first]);
+				g_subs.erase(it->first);
+				it = g_sub_env.erase(it);
+			} else {
+				++it;
+			}
+		}
+	}
+	for (auto *pub : pubs) {
+		StopWatchesOnFd(env, agnocast_publisher_fd(pub));
+		agnocast_publisher_destroy(pub);
+	}
+	for (auto *sub : subs) {
+		StopWatchesOnFd(env, agnocast_subscriber_fd(sub));
+		agnocast_subscriber_destroy(sub);
+	}
+}
+
 }  // namespace
 
 struct agnocast_publisher *PublisherOf(Napi::Env env, uint32_t id, const char *syscall)
@@ -177,6 +272,7 @@ struct agnocast_publisher *PublisherOf(Napi::Env env, uint32_t id, const char *s
 
 void InitEndpoints(Napi::Env env, Napi::Object exports)
 {
+	napi_add_env_cleanup_hook(env, EndpointsCleanup, static_cast<napi_env>(env));
 	exports.Set("addPublisher", Napi::Function::New(env, AddPublisher, "addPublisher"));
 	exports.Set("addSubscriber", Napi::Function::New(env, AddSubscriber, "addSubscriber"));
 	exports.Set("removePublisher", Napi::Function::New(env, RemovePublisher, "removePublisher"));
@@ -184,6 +280,9 @@ void InitEndpoints(Napi::Env env, Napi::Object exports)
 	exports.Set("receive", Napi::Function::New(env, Receive, "receive"));
 	exports.Set("take", Napi::Function::New(env, Take, "take"));
 	exports.Set("release", Napi::Function::New(env, Release, "release"));
+	exports.Set("publisherFd", Napi::Function::New(env, PublisherFd, "publisherFd"));
+	exports.Set("publisherState", Napi::Function::New(env, PublisherState, "publisherState"));
+	exports.Set("subscriberState", Napi::Function::New(env, SubscriberState, "subscriberState"));
 }
 
 }  // namespace agnocast

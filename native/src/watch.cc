@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * watch(): readiness of a descriptor on the Node event loop (uv_poll_t,
- * UV_READABLE; no thread, no polling loop).
+ * watch(): readiness of a descriptor on the Node event loop (uv_poll_t; no
+ * thread, no polling loop). The events watched (UV_READABLE, UV_WRITABLE,
+ * UV_PRIORITIZED: EPOLLIN, EPOLLOUT, EPOLLPRI) are set at watch() and
+ * changed by pollEvents(); with none the handle is stopped (it then keeps
+ * no event loop alive). One watch per descriptor: libuv polls a descriptor
+ * through one handle only.
  *
  * Each environment (main thread, each worker) has its own Watches: the
  * handles live on that environment's loop. A Watch is freed by its uv_close
@@ -29,6 +33,7 @@ struct Watch {
 	Watches *owner;
 	uint32_t id;
 	int fd;
+	int events;
 	napi_ref callback;
 	napi_async_context context;
 };
@@ -77,7 +82,7 @@ void OnPoll(uv_poll_t *handle, int status, int events)
 	 * so the reader runs into the error itself.
 	 */
 	if (status < 0)
-		events = UV_READABLE;
+		events = w->events ? w->events : UV_READABLE;
 	if (napi_open_handle_scope(env, &scope) != napi_ok)
 		return;
 	if (napi_get_reference_value(env, w->callback, &cb) == napi_ok && cb &&
@@ -123,13 +128,20 @@ Napi::Value WatchFn(const Napi::CallbackInfo &info)
 	int32_t fd = ArgI32(info, 0, "fd");
 	Napi::Function fn = ArgFunction(info, 1, "onReadable");
 	bool ref = ArgBool(info, 2, "ref");
+	int events = UV_READABLE;
 	Watches *ws = Get(env);
 
+	if (info.Length() > 3 && !info[3].IsUndefined()) {
+		events = static_cast<int>(ArgU32(info, 3, "events"));
+		if (events & ~(UV_READABLE | UV_WRITABLE | UV_PRIORITIZED))
+			ThrowErrno(env, EINVAL, "uv_poll_start", "events: UV_READABLE (1), UV_WRITABLE (2), UV_PRIORITIZED (8)");
+	}
 	if (fd < 0)
 		ThrowErrno(env, EBADF, "uv_poll_init");
 	Watch *w = new Watch{};
 	w->owner = ws;
 	w->fd = fd;
+	w->events = events;
 	int r = uv_poll_init(ws->loop, &w->poll, fd);
 	if (r < 0) {
 		delete w;
@@ -141,7 +153,7 @@ Napi::Value WatchFn(const Napi::CallbackInfo &info)
 	if (st == napi_ok)
 		st = napi_async_init(env, nullptr, Napi::String::New(env, "agnocast:watch"),
 				     &w->context);
-	if (st == napi_ok && (r = uv_poll_start(&w->poll, UV_READABLE, OnPoll)) < 0) {
+	if (st == napi_ok && events && (r = uv_poll_start(&w->poll, events, OnPoll)) < 0) {
 		Close(w);
 		ThrowErrno(env, -r, "uv_poll_start");
 	}
@@ -172,6 +184,29 @@ Napi::Value UnwatchFn(const Napi::CallbackInfo &info)
 		ws->live.erase(it);
 		Close(w);
 	}
+	return env.Undefined();
+}
+
+/* Changes what a watch waits for; 0 stops it until the next change. */
+Napi::Value PollEventsFn(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	uint32_t id = ArgU32(info, 0, "handle");
+	int events = static_cast<int>(ArgU32(info, 1, "events"));
+	Watches *ws = Get(env);
+	auto it = ws->live.find(id);
+
+	if (events & ~(UV_READABLE | UV_WRITABLE | UV_PRIORITIZED))
+		ThrowErrno(env, EINVAL, "uv_poll_start", "events: UV_READABLE (1), UV_WRITABLE (2), UV_PRIORITIZED (8)");
+	if (it == ws->live.end())
+		return env.Undefined();
+	Watch *w = it->second;
+	if (events == w->events)
+		return env.Undefined();
+	int r = events ? uv_poll_start(&w->poll, events, OnPoll) : uv_poll_stop(&w->poll);
+	if (r < 0)
+		ThrowErrno(env, -r, "uv_poll_start");
+	w->events = events;
 	return env.Undefined();
 }
 
@@ -220,6 +255,7 @@ void InitWatch(Napi::Env env, Napi::Object exports)
 
 	exports.Set("watch", Napi::Function::New(env, WatchFn, "watch"));
 	exports.Set("unwatch", Napi::Function::New(env, UnwatchFn, "unwatch"));
+	exports.Set("pollEvents", Napi::Function::New(env, PollEventsFn, "pollEvents"));
 	exports.Set("refWatch", Napi::Function::New(env, RefWatchFn, "refWatch"));
 }
 

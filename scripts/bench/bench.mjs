@@ -24,7 +24,9 @@
 // client, and agnocast -> bridge -> NATS -> bridge -> agnocast.
 //
 // Usage: node scripts/bench/bench.mjs [--sizes 64:200,4K:200,...] [--out DIR]
-//        [--only ts,c,uds,cp,worker,nats,bridge] [--cbench PATH] [--replot bench.json]
+//        [--only ts,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH] [--replot bench.json]
+// fanout: the fan-out rows of fanout.mjs (1 -> 4 and 1 -> 8 latency to the
+// last subscriber, sustained reliable throughput at 4 KiB).
 // Writes DIR/bench.json and DIR/bench.svg; prints the table and the targets.
 import { spawn, fork } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -35,6 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
+import { benchFanout, printFanout } from './fanout.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -405,10 +408,10 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,c,uds,cp,worker,nats,bridge', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
+    only: 'ts,c,uds,cp,worker,nats,bridge,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
-    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker,nats,bridge] [--cbench PATH]`);
+    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH]`);
     opt[k] = args[i + 1];
   }
   if (opt.replot) {	// --replot bench.json: redraw DIR/bench.svg from saved results
@@ -509,8 +512,21 @@ async function main() {
     console.log(`  bridge cost at 1 MiB and above: worst p50 ratio ${worst.toFixed(2)} (target ≤ 1.2): ${worst <= 1.2 ? 'MET' : 'NOT MET'}`);
   }
 
+  let fanout = null;
+  if (only.has('fanout')) {
+    process.stderr.write('bench: fan-out ... ');
+    try {
+      fanout = await benchFanout();
+      process.stderr.write('done\n');
+      printFanout(fanout, fmtUs);
+    } catch (e) {
+      process.stderr.write(`FAILED: ${e.message}\n`);
+      process.exitCode = 1;
+    }
+  }
+
   fs.mkdirSync(opt.out, { recursive: true });
-  const json = { date: new Date().toISOString(), kernel: os.release(), node: process.version,
+  const json = { fanout, date: new Date().toISOString(), kernel: os.release(), node: process.version,
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, method: 'lock-step; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
   fs.writeFileSync(path.join(opt.out, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   fs.writeFileSync(path.join(opt.out, 'bench.svg'), svgPlot(results, labels));

@@ -15,7 +15,7 @@ const subscriptions = new Map();
 const inbox = new Map();
 
 function box(topic) {
-  if (!inbox.has(topic)) inbox.set(topic, { messages: [], held: [], waiters: [] });
+  if (!inbox.has(topic)) inbox.set(topic, { messages: [], held: [], waiters: [], errors: [], events: [] });
   return inbox.get(topic);
 }
 
@@ -167,12 +167,136 @@ const commands = {
     m.data[0] = 1;
     return 'wrote';
   },
+  // ---- issue 9: polling, iteration, backpressure, reliable, events -------
+  /** A subscription without a callback (iterate or poll it). */
+  subscribePlain: ({ topic, depth, transientLocal, reliable }) => {
+    const s = node.subscribe(topic, { depth, transientLocal, reliable });
+    s.on('error', (e) => box(topic).errors.push(e.message));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  /** take(): the newest message's text, released, or null. */
+  take: ({ topic }) => {
+    const m = subscriptions.get(topic).take();
+    if (!m) return null;
+    const text = Buffer.from(m.data).toString();
+    m.release();
+    return text;
+  },
+  /** receive(): the next message's text, released, or null at the timeout. */
+  receive: async ({ topic, timeoutMs }) => {
+    const m = await subscriptions.get(topic).receive({ timeoutMs });
+    if (!m) return null;
+    const text = Buffer.from(m.data).toString();
+    m.release();
+    return text;
+  },
+  /** Iterates until `count` messages came, then breaks; resolves with their texts. */
+  iterate: async ({ topic, count }) => {
+    const texts = [];
+    for await (const m of subscriptions.get(topic)) {
+      texts.push(Buffer.from(m.data).toString());
+      if (texts.length === count) break;
+    }
+    return texts;
+  },
+  /** An async callback of delayMs per message; records texts and the most ever in flight. */
+  subscribeSlow: ({ topic, depth, delayMs, maxInFlight, throwOn }) => {
+    const b = box(topic);
+    b.inFlight = 0;
+    b.maxInFlight = 0;
+    const s = node.subscribe(topic, { depth, maxInFlight }, async (msg) => {
+      const text = Buffer.from(msg.data).toString();
+      b.inFlight++;
+      b.maxInFlight = Math.max(b.maxInFlight, b.inFlight);
+      await new Promise((r) => setTimeout(r, delayMs));
+      b.inFlight--;
+      b.messages.push({ seq: String(msg.seq), text });
+      for (const w of b.waiters.splice(0)) w();
+      if (text === throwOn) throw new Error(`rejected ${text}`);
+    });
+    s.on('error', (e) => b.errors.push(e.message));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  /** A synchronous callback that throws on the message whose text is throwOn. */
+  subscribeThrowing: ({ topic, depth, throwOn }) => {
+    const b = box(topic);
+    const s = node.subscribe(topic, { depth }, (msg) => {
+      const text = Buffer.from(msg.data).toString();
+      b.messages.push({ seq: String(msg.seq), text });
+      for (const w of b.waiters.splice(0)) w();
+      if (text === throwOn) throw new Error(`thrown on ${text}`);
+    });
+    s.on('error', (e) => b.errors.push(e.message));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  /** Waits until a message with this text arrived (callback subscriptions). */
+  untilText: async ({ topic, text }) => {
+    const b = box(topic);
+    while (!b.messages.some((m) => m.text === text)) await new Promise((r) => b.waiters.push(r));
+    return b.messages.length;
+  },
+  slowInfo: ({ topic }) => ({ maxInFlight: box(topic).maxInFlight, errors: box(topic).errors }),
+  stats: ({ topic }) => subscriptions.get(topic).stats,
+  errors: ({ topic }) => box(topic).errors,
+  /** Publishes texts[i] in order, synchronously; returns the error code of the first refusal, if any. */
+  publishAll: ({ topic, texts }) => {
+    for (const [i, text] of texts.entries()) {
+      try {
+        publishers.get(topic).publish(Buffer.from(text));
+      } catch (e) {
+        return { published: i, code: e.code };
+      }
+    }
+    return { published: texts.length };
+  },
+  /** Starts publishAsync() of each text in order (background); publishedAsync() tells. */
+  publishAllAsync: ({ topic, texts }) => {
+    const b = box(topic);
+    b.asyncDone = (async () => {
+      for (const text of texts) await publishers.get(topic).publishAsync(Buffer.from(text));
+      return texts.length;
+    })();
+    b.asyncDone.catch(() => undefined);
+    return true;
+  },
+  publishedAsync: ({ topic }) => box(topic).asyncDone,
+  /** Records the endpoint's matched / unmatched events. */
+  watchMatches: ({ topic, side }) => {
+    const b = box(topic);
+    b.events = [];
+    const e = side === 'publisher' ? publishers.get(topic) : subscriptions.get(topic);
+    e.on('matched', (ev) => b.events.push(['matched', ev.subscribers ?? ev.publishers]));
+    e.on('unmatched', (ev) => b.events.push(['unmatched', ev.subscribers ?? ev.publishers]));
+    return true;
+  },
+  matchEvents: ({ topic }) => box(topic).events,
+  /** Waits for the next matched/unmatched event of that kind (recorded by watchMatches). */
+  untilEvent: async ({ topic, kind, count }) => {
+    const b = box(topic);
+    const e = publishers.get(topic) ?? subscriptions.get(topic);
+    for (;;) {
+      const hit = b.events.find((ev) => ev[0] === kind && ev[1] === count);
+      if (hit) return b.events;
+      await new Promise((r) => e.once(kind, () => setImmediate(r)));
+    }
+  },
+  waitForSubscribers: ({ topic, n, timeoutMs }) => publishers.get(topic).waitForSubscribers(n, { timeoutMs }),
+  waitForPublishers: ({ topic, n, timeoutMs }) => subscriptions.get(topic).waitForPublishers(n, { timeoutMs }),
   exit: () => {
     setImmediate(() => process.exit(0));
     node?.close();
     return true;
   },
 };
+
+// Anything uncaught is a failure the test must see: report it, then exit 70.
+process.on('uncaughtException', (e) => {
+  console.error(`actor ${process.pid}: uncaught ${e?.stack ?? e}`);
+  process.exit(70);
+});
 
 process.on('message', async ({ id, cmd, args }) => {
   try {
