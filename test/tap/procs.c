@@ -121,17 +121,6 @@ int sock_ready(int sock)
 	return poll(&p, 1, 0) == 1;
 }
 
-static void describe_status(char *buf, size_t len, int st)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(st),
-			 sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?");
-	else
-		snprintf(buf, len, "changed state 0x%x", st);
-}
-
 static int wait_child(pid_t pid, int *st)
 {
 	pid_t r;

@@ -46,6 +46,9 @@ void wait_for_at(const char *f, int l, int sock, const char *word);
 /* Does sock have a message (or EOF) ready right now? */
 int sock_ready(int sock);
 
+/* "exited with status N", "was killed by signal N (NAME)", ... of a wait status. */
+void describe_status(char *buf, size_t len, int st);
+
 void reap_ok_at(const char *f, int l, pid_t pid);
 void reap_signaled_at(const char *f, int l, pid_t pid, int sig);
 /* The child exited with status 0. */

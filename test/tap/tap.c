@@ -17,6 +17,7 @@
 
 #include "agnocast.h"
 #include "params.h"
+#include "procs.h"
 #include "status.h"
 #include "tap.h"
 
@@ -207,7 +208,7 @@ uint64_t now_ms(void)
 
 /* ---- after a test ---------------------------------------------------- */
 
-static void describe_status(char *buf, size_t len, int st)
+void describe_status(char *buf, size_t len, int st)
 {
 	if (WIFEXITED(st))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
