@@ -4,7 +4,7 @@
 # `agnocast module install | status | uninstall` and `agnocast doctor` the
 # way a user meets them: the module missing, then installed with make (the
 # guest's "/" is read-only, so files go under AGNOCAST_INSTALL_ROOT and DKMS
-# is not used: DKMS is checked by hand, see README), healthy, broken in the
+# is not used: the DKMS path is not tested, as README says), healthy, broken in the
 # ways doctor must catch (device permissions, a tiny /dev/shm), uninstalled.
 # Leaves the module unloaded.
 set -u
