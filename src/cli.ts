@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BRIDGE_USAGE, runBridge } from './bridge/cli.js';
 import { exitCode, formatChecks, runChecks } from './doctor.js';
 import { AgnocastError } from './errors.js';
 import {
@@ -255,6 +254,8 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'bridge') {
+    // Loaded here only: the other commands never load the NATS client.
+    const { BRIDGE_USAGE, runBridge } = await import('./bridge/cli.js');
     if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write(BRIDGE_USAGE);
       return 0;
