@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Publishers and their loans of pool memory. */
+import { keepInPlace } from './untransferable.js';
 import { EventEmitter } from 'node:events';
-import { markAsUntransferable } from 'node:worker_threads';
 import {
   AgnocastError, ClosedError, DetachedError, InvalidArgumentError, translate, WouldBlockError,
 } from './errors.js';
@@ -40,7 +40,7 @@ export class Loan implements Disposable {
     this.#publisher = publisher;
     this.#buffer = buffer;
     // Transferring it to a worker would keep nothing from revoking it.
-    markAsUntransferable(buffer);
+    keepInPlace(buffer);
     this.bytes = new Uint8Array(buffer);
     this.address = address;
     this.ref = new WeakRef(this);

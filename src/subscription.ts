@@ -17,8 +17,8 @@
  * Readiness comes from the module's pollable fd, watched by libuv only
  * while a callback or a waiting loop wants it: no thread, no polling loop.
  */
+import { keepInPlace } from './untransferable.js';
 import { EventEmitter } from 'node:events';
-import { markAsUntransferable } from 'node:worker_threads';
 import { ClosedError, InvalidArgumentError, InvalidStateError, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
 import { EntryBuffer, type NativeBinding, type NativeEntry, POLL_IN, POLL_PRI } from './native.js';
@@ -494,7 +494,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     let view: ArrayBuffer;
     try {
       view = this.#host.native.view(entry.addr, entry.len);
-      markAsUntransferable(view);
+      keepInPlace(view);
     } catch (e) {
       try {
         this.#host.native.release(this.id, entry.seq, entry.addr);

@@ -62,6 +62,13 @@ int32_t ArgI32(const Napi::CallbackInfo &info, size_t i, const char *name);
 uint64_t ArgU64(const Napi::CallbackInfo &info, size_t i, const char *name);
 bool ArgBool(const Napi::CallbackInfo &info, size_t i, const char *name);
 std::string ArgString(const Napi::CallbackInfo &info, size_t i, const char *name);
+/*
+ * Detaches a pool ArrayBuffer (a loan or a received view) with the addon's
+ * detach key (memory.cc); true when it is detached now. The one way to
+ * revoke pool memory: napi_detach_arraybuffer cannot (no key).
+ */
+bool DetachPoolBuffer(napi_value buffer);
+
 Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo &info, size_t i,
 				 const char *name);
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name);

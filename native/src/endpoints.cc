@@ -168,8 +168,7 @@ Napi::Value Release(const Napi::CallbackInfo &info)
 	e.addr = ArgU64(info, 2, "addr");
 	if (info.Length() > 3 && !info[3].IsUndefined()) {
 		Napi::ArrayBuffer view = ArgArrayBuffer(info, 3, "view");
-		if (!view.IsDetached())
-			view.Detach();
+		DetachPoolBuffer(view);
 	}
 	Check(env, agnocast_release(sub, &e));
 	return env.Undefined();

@@ -40,6 +40,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <cstring>
+
 #include "addon.h"
 
 namespace agnocast {
@@ -64,13 +66,41 @@ std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
  * (see the top). Only in a callback from JavaScript: the handle lives in
  * its scope. napi_value is a v8::Local<v8::Value> in every Node.
  */
+/*
+ * Every pool ArrayBuffer carries this detach key: V8 detaches it only when
+ * given the key, so postMessage / structuredClone cannot transfer it away
+ * (Node 22 and later throw; Node 20 copies what src/ marked untransferable)
+ * and napi_detach_arraybuffer, which passes no key, must not be used on it:
+ * DetachPoolBuffer() is. V8 compares keys with StrictEquals: a string does.
+ */
+static v8::Local<v8::String> DetachKey(v8::Isolate *isolate)
+{
+	return v8::String::NewFromUtf8Literal(isolate, "agnocast: pool memory");
+}
+
 napi_value PoolArrayBuffer(void *p, size_t len)
 {
 	v8::Isolate *isolate = v8::Isolate::GetCurrent();
 	std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
 		p, len, v8::BackingStore::EmptyDeleter, nullptr);
-	v8::Local<v8::Value> ab = v8::ArrayBuffer::New(isolate, std::move(store));
+	v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, std::move(store));
+	ab->SetDetachKey(DetachKey(isolate));
 	return reinterpret_cast<napi_value>(*ab);
+}
+
+bool DetachKeyed(napi_value value)
+{
+	v8::Isolate *isolate = v8::Isolate::GetCurrent();
+	v8::Local<v8::Value> v;
+	static_assert(sizeof(v) == sizeof(value), "napi_value is a v8::Local");
+	memcpy(static_cast<void *>(&v), &value, sizeof(value));
+	if (v.IsEmpty() || !v->IsArrayBuffer())
+		return false;
+	v8::Local<v8::ArrayBuffer> ab = v.As<v8::ArrayBuffer>();
+	if (ab->WasDetached())
+		return true;
+	v8::TryCatch tc(isolate);	/* a wrong key throws: say false instead */
+	return ab->Detach(DetachKey(isolate)).IsJust();
 }
 
 void *U2P(uint64_t addr)
@@ -110,8 +140,7 @@ Loan *LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 
 void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 {
-	napi_status st = napi_detach_arraybuffer(env, buffer);
-	if (st != napi_ok)
+	if (!DetachKeyed(buffer))
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
 }
 
@@ -136,7 +165,7 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 			std::lock_guard<std::mutex> lock(g_loans_mutex);
 			g_loans.erase(reinterpret_cast<uintptr_t>(p));
 		}
-		napi_detach_arraybuffer(env, ab);
+		DetachKeyed(ab);
 		agnocast_free(p);
 		delete loan;
 		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
@@ -237,6 +266,11 @@ Napi::Value AddressOfFn(const Napi::CallbackInfo &info)
 }
 
 }  // namespace
+
+bool DetachPoolBuffer(napi_value buffer)
+{
+	return DetachKeyed(buffer);
+}
 
 void InitMemory(Napi::Env env, Napi::Object exports)
 {
