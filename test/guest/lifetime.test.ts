@@ -20,8 +20,9 @@ describe('views that cannot escape', () => {
       const node = join({ poolSize: '1M' });
       const pub = node.publisher('/life/xfer');
       const sub = node.subscribe('/life/xfer', { depth: 4 });
-      // Node 20 copies an untransferable buffer in a transfer list, later
-      // versions throw DataCloneError: either way the memory does not move.
+      // Node 20 copies an untransferable buffer in a transfer list; later
+      // versions throw (DataCloneError, or V8's TypeError for a detach key
+      // that does not match the addon's): either way the memory stays.
       const tryTransfer = (buf) => {
         const at = node.native.addressOf(buf);
         try {
@@ -46,7 +47,7 @@ describe('views that cannot escape', () => {
       console.log(JSON.stringify({ loanTry, loanAfter, portTry, afterPublish: loan.bytes.byteLength,
         viewTry, sum, afterRelease: view.byteLength }));
       node.close();`);
-    for (const k of ['loanTry', 'portTry', 'viewTry']) expect(['copied', 'DataCloneError']).toContain(r[k]);
+    for (const k of ['loanTry', 'portTry', 'viewTry']) expect(['copied', 'DataCloneError', 'TypeError']).toContain(r[k]);
     expect(r).toMatchObject({ loanAfter: 8, afterPublish: 0, sum: 36, afterRelease: 0 });
   });
 
