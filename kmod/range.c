@@ -134,7 +134,7 @@ void agnocast_range_unreserve(struct agnocast_proc *proc)
 void agnocast_range_commit(struct agnocast_proc *proc)
 {
 	proc->state = AGNOCAST_LIVE;
-	agnocast_nr_procs++;
+	WRITE_ONCE(agnocast_nr_procs, agnocast_nr_procs + 1);
 }
 
 /*
@@ -149,7 +149,7 @@ void agnocast_range_maybe_release(struct agnocast_proc *proc)
 	if (proc->state != AGNOCAST_EXITED || proc->nr_pins)
 		return;
 	list_del_init(&proc->addr_node);
-	agnocast_nr_procs--;
+	WRITE_ONCE(agnocast_nr_procs, agnocast_nr_procs - 1);
 	proc->state = AGNOCAST_RELEASED;
 	file = proc->pool_file;
 	WRITE_ONCE(proc->pool_file, NULL);

@@ -187,23 +187,23 @@ static bool agnocast_cap_ok(u32 cap)
 /*
  * An output array: the answer fills min(total, cap) items and reports the
  * total, so the buffer must hold every item there is up to cap. It is
- * sized by the count read without the lock, and filled under the lock; if
- * more items appeared meanwhile the fill reports it (agnocast_out_short)
- * and the caller tries again. After a few tries (others keep adding) the
- * buffer is allocated under the lock, sized by what exists there: bounded
- * by the module's parameters, not by what the caller asks.
+ * sized by a count of at least every item the walk can find (*nr, written
+ * under agnocast_lock): read without the lock to allocate, checked under
+ * it before the walk, so the walk runs once. After a few tries (others keep
+ * adding) the buffer is allocated under the lock, sized by what exists
+ * there: bounded by that and by AGNOCAST_ARRAY_MAX, not by what the caller
+ * asks.
  */
 struct agnocast_out {
 	void *buf;
 	size_t size;		/* of an item */
 	u32 cap;		/* the caller's */
 	u32 len;		/* items buf holds */
-	unsigned int tries;
 };
 
 #define AGNOCAST_OUT_TRIES	3
 
-/* A fresh buffer for nr items, at most cap. */
+/* A fresh buffer for nr items, at most cap (none on failure). */
 static int agnocast_out_alloc(struct agnocast_out *o, unsigned int nr)
 {
 	kvfree(o->buf);
@@ -213,18 +213,21 @@ static int agnocast_out_alloc(struct agnocast_out *o, unsigned int nr)
 }
 
 /*
- * Lock and have a buffer for nr items (*nr read under the lock on the last
- * try). Returns with agnocast_lock held, or an errno without it.
+ * Lock with a buffer for min(cap, *nr) items. Returns with agnocast_lock
+ * held, or an errno without it (and no buffer).
  */
 static int agnocast_out_lock(struct agnocast_out *o, const unsigned int *nr)
 {
-	int err;
+	int tries, err;
 
-	if (++o->tries < AGNOCAST_OUT_TRIES) {
+	for (tries = 1; tries < AGNOCAST_OUT_TRIES; tries++) {
 		err = agnocast_out_alloc(o, READ_ONCE(*nr));
-		if (!err)
-			mutex_lock(&agnocast_lock);
-		return err;
+		if (err)
+			return err;
+		mutex_lock(&agnocast_lock);
+		if (o->len >= min_t(u32, o->cap, *nr))
+			return 0;
+		mutex_unlock(&agnocast_lock);
 	}
 	mutex_lock(&agnocast_lock);
 	err = agnocast_out_alloc(o, *nr);
@@ -233,10 +236,18 @@ static int agnocast_out_lock(struct agnocast_out *o, const unsigned int *nr)
 	return err;
 }
 
-/* Did the fill find more items than the buffer holds, below cap? */
-static bool agnocast_out_short(const struct agnocast_out *o, u32 total)
+/* Copy out min(total, len) items and the total; frees the buffer. */
+static long agnocast_out_put(struct agnocast_out *o, u64 uptr, u32 total,
+			     u32 __user *unr)
 {
-	return total > o->len && o->len < o->cap;
+	long err = 0;
+
+	if (copy_to_user(u64_to_user_ptr(uptr), o->buf,
+			 min(total, o->len) * o->size) ||
+	    put_user(total, unr))
+		err = -EFAULT;
+	kvfree(o->buf);
+	return err;
 }
 
 long agnocast_list_topics(void __user *arg)
@@ -256,29 +267,21 @@ long agnocast_list_topics(void __user *arg)
 	if (!agnocast_cap_ok(args.topics_cap))
 		return -EINVAL;
 	o.cap = args.topics_cap;
-	do {
-		err = agnocast_out_lock(&o, &agnocast_nr_topics);
-		if (err)
-			goto out;
-		names = o.buf;
-		total = 0;
-		hash_for_each(agnocast_topics, bkt, topic, node) {
-			if (topic->ns != ns)
-				continue;
-			if (total < o.len)
-				strscpy(names[total].name, topic->name,
-					sizeof(names[total].name));
-			total++;
-		}
-		mutex_unlock(&agnocast_lock);
-	} while (agnocast_out_short(&o, total));
-	if (copy_to_user(u64_to_user_ptr(args.topics), o.buf,
-			 min(total, o.len) * o.size) ||
-	    put_user(total, &uargs->nr_topics))
-		err = -EFAULT;
-out:
-	kvfree(o.buf);
-	return err;
+	err = agnocast_out_lock(&o, &agnocast_nr_topics);
+	if (err)
+		return err;
+	names = o.buf;
+	total = 0;
+	hash_for_each(agnocast_topics, bkt, topic, node) {
+		if (topic->ns != ns)
+			continue;
+		if (total < o.len)
+			strscpy(names[total].name, topic->name,
+				sizeof(names[total].name));
+		total++;
+	}
+	mutex_unlock(&agnocast_lock);
+	return agnocast_out_put(&o, args.topics, total, &uargs->nr_topics);
 }
 
 static void agnocast_endpoint_info(struct agnocast_endpoint_info *info, u32 id,
@@ -384,28 +387,19 @@ long agnocast_list_processes(void __user *arg)
 	if (!agnocast_cap_ok(args.procs_cap))
 		return -EINVAL;
 	o.cap = args.procs_cap;
-	do {
-		/* agnocast_nr_procs counts every one the walk may list. */
-		err = agnocast_out_lock(&o, &agnocast_nr_procs);
-		if (err)
-			goto out;
-		infos = o.buf;
-		total = 0;
-		list_for_each_entry(proc, &agnocast_procs, addr_node) {
-			if (!pid_vnr(proc->tgid) ||
-			    proc->state == AGNOCAST_RESERVING)
-				continue;
-			if (total < o.len)
-				agnocast_process_info(proc, &infos[total]);
-			total++;
-		}
-		mutex_unlock(&agnocast_lock);
-	} while (agnocast_out_short(&o, total));
-	if (copy_to_user(u64_to_user_ptr(args.procs), o.buf,
-			 min(total, o.len) * o.size) ||
-	    put_user(total, &uargs->nr_procs))
-		err = -EFAULT;
-out:
-	kvfree(o.buf);
-	return err;
+	/* agnocast_nr_procs counts every one the walk may list. */
+	err = agnocast_out_lock(&o, &agnocast_nr_procs);
+	if (err)
+		return err;
+	infos = o.buf;
+	total = 0;
+	list_for_each_entry(proc, &agnocast_procs, addr_node) {
+		if (!pid_vnr(proc->tgid) || proc->state == AGNOCAST_RESERVING)
+			continue;
+		if (total < o.len)
+			agnocast_process_info(proc, &infos[total]);
+		total++;
+	}
+	mutex_unlock(&agnocast_lock);
+	return agnocast_out_put(&o, args.procs, total, &uargs->nr_procs);
 }

@@ -83,7 +83,7 @@ struct agnocast_topic *agnocast_topic_get_or_create(const char *name)
 	strscpy(topic->name, name, sizeof(topic->name));
 	hlist_add_head(&topic->node,
 		       &agnocast_topics[agnocast_topic_hash(name, ns)]);
-	agnocast_nr_topics++;
+	WRITE_ONCE(agnocast_nr_topics, agnocast_nr_topics + 1);
 	return topic;
 }
 
@@ -108,6 +108,6 @@ void agnocast_topic_maybe_remove(struct agnocast_topic *topic)
 	if (topic->nr_pubs || topic->nr_subs || hlist_unhashed(&topic->node))
 		return;
 	hlist_del_init(&topic->node);
-	agnocast_nr_topics--;
+	WRITE_ONCE(agnocast_nr_topics, agnocast_nr_topics - 1);
 	agnocast_topic_put(topic);
 }
