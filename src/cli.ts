@@ -17,10 +17,7 @@ import {
   defaultInstallOptions, formatModuleStatus, install, moduleStatus, uninstall,
 } from './module-install.js';
 import { join } from './node.js';
-import { REGION_PREFIX } from './region.js';
-
-/** The library's own topics (regions, …): hidden from `topic list` unless --all. */
-const INTERNAL_PREFIX = REGION_PREFIX.slice(0, REGION_PREFIX.indexOf('/', 1) + 1);
+import { INTERNAL_PREFIX } from './options.js';
 import { formatStatus, formatTopic, formatTopics, readStatus } from './status.js';
 
 const USAGE = `usage: agnocast <command>
@@ -273,7 +270,7 @@ async function main(argv: string[]): Promise<number> {
         once: { type: 'boolean' },
         bytes: { type: 'string', default: '16' },
         window: { type: 'string', default: '100' },
-        age: { type: 'string', default: '10' },
+        age: { type: 'string' },
         json: { type: 'boolean' },
         names: { type: 'boolean' },
         all: { type: 'boolean' },
@@ -359,11 +356,10 @@ async function main(argv: string[]): Promise<number> {
         await monitor(topic, Math.max(1, window), age, delayReport(json), json);
         return 0;
       case 'bw': {
-        const seconds = values.age === '10' ? 1 : count(values.age, '--age', 1);
+        const seconds = count(values.age, '--age', 1);
         await monitor(topic, Number.MAX_SAFE_INTEGER, BigInt(Math.round(seconds * 1e9)), bwReport(json, seconds), json);
         return 0;
       }
-        return 0;
       case 'pub': {
         const text = positionals[3];
         if (text === undefined) throw new UsageError('topic pub needs the text to publish');

@@ -21,6 +21,8 @@ export function parseSize(value: Size | string, what: string): number {
   return n;
 }
 
+/** The library's own topics (regions, bridge marks, …) start with this. */
+export const INTERNAL_PREFIX = '/_agnocast/';
 export const TOPIC_NAME_MAX = 255;
 export const DEPTH_MAX = 1024;
 

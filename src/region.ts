@@ -12,10 +12,11 @@
  */
 import { AgnocastError } from './errors.js';
 import type { Message } from './message.js';
+import { INTERNAL_PREFIX } from './options.js';
 import type { Publisher } from './publisher.js';
 import type { Subscription } from './subscription.js';
 
-export const REGION_PREFIX = '/_agnocast/region/';
+export const REGION_PREFIX = `${INTERNAL_PREFIX}region/`;
 
 export class RegionExistsError extends AgnocastError {
   constructor(key: string) {

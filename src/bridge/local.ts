@@ -13,16 +13,17 @@
  *   - tell messages published by a bridge (ours or another's on this host)
  *     from the others.
  *
- * Subscriber counts are POLLED here for now (every `pollMs`, one
- * TOPIC_INFO ioctl per watched topic): today's library has no event for a
- * subscriber coming or going. With issue 9's publisher `matched` /
- * `unmatched` events, watchSubscribers() becomes an event listener.
+ * Subscriber counts are POLLED here (every `pollMs`, one TOPIC_INFO ioctl
+ * per watched topic). A publisher's `matched` / `unmatched` events would
+ * need the importer's publisher to exist before any local subscriber does,
+ * which local subscribers would see: the importer creates it only then.
  *
  * A bridge marks its process with a publisher on /_agnocast/bridge/<pid>
  * (no message): any exporter on this host then knows that messages from
  * that pid came from NATS and must not go back (no loops).
  */
 import type { AgnocastNode } from '../node.js';
+import { INTERNAL_PREFIX } from '../options.js';
 import type { Loan, Publisher } from '../publisher.js';
 
 /** A received message: a read-only view over the publisher's pool. */
@@ -69,7 +70,7 @@ export interface LocalSide {
   close(): void;
 }
 
-export const BRIDGE_MARK_PREFIX = '/_agnocast/bridge/';
+export const BRIDGE_MARK_PREFIX = `${INTERNAL_PREFIX}bridge/`;
 const PID_CACHE_MAX = 4096;
 
 class NodeLoan implements LocalLoan {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { checkQoS, checkTopic, parseSize, type Size } from '../options.js';
+import { checkQoS, checkTopic, INTERNAL_PREFIX, parseSize, type Size } from '../options.js';
 import { BridgeConfigError } from './errors.js';
 import { checkPrefix, DEFAULT_PREFIX, topicToSubject } from './subject.js';
 
@@ -48,7 +48,7 @@ export interface BridgeOptions {
   reassemblyMemory?: Size;
   /** An importer's interest expires this long after its last refresh (it refreshes every third of it). Default 3000. */
   leaseMs?: number;
-  /** How often local subscriber counts are read (the library has no event for them yet). Default 100. */
+  /** How often local subscriber counts are read (see local.ts). Default 100. */
   pollMs?: number;
   /** How long an importer waits for the history of a transient-local topic. Default 2000. */
   historyTimeoutMs?: number;
@@ -80,7 +80,7 @@ export interface ResolvedOptions {
   nats: NatsOptions;
 }
 
-export const INTERNAL_PREFIX = '/_agnocast/';
+export { INTERNAL_PREFIX };
 
 function positive(value: unknown, what: string, fallback: number): number {
   if (value === undefined) return fallback;
