@@ -15,11 +15,70 @@ namespace agnocast {
 
 namespace {
 
-std::mutex g_mutex;
-std::unordered_map<uint32_t, struct agnocast_publisher *> g_pubs;
-std::unordered_map<uint32_t, struct agnocast_subscriber *> g_subs;
-/* The environment (thread) that made each endpoint: its teardown removes them. */
-std::unordered_map<uint32_t, napi_env> g_pub_env, g_sub_env;
+/*
+ * The library's handles of one kind by id, each with the environment
+ * (thread) that made it: that environment's teardown destroys it. Take()
+ * finds and forgets under one lock, so one handle is destroyed once.
+ */
+template <class T> class Registry {
+public:
+	explicit Registry(const char *kind) : kind_(kind) {}
+
+	void Put(uint32_t id, T *handle, napi_env env)
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		map_[id] = { handle, env };
+	}
+
+	T *Get(Napi::Env env, uint32_t id, const char *syscall)
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		return Find(env, id, syscall)->second.first;
+	}
+
+	T *Take(Napi::Env env, uint32_t id, const char *syscall)
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		auto it = Find(env, id, syscall);
+		T *handle = it->second.first;
+		map_.erase(it);
+		return handle;
+	}
+
+	std::vector<T *> TakeAll(napi_env env)
+	{
+		std::vector<T *> out;
+		std::lock_guard<std::mutex> lock(mutex_);
+		for (auto it = map_.begin(); it != map_.end();) {
+			if (it->second.second == env) {
+				out.push_back(it->second.first);
+				it = map_.erase(it);
+			} else {
+				++it;
+			}
+		}
+		return out;
+	}
+
+private:
+	using Map = std::unordered_map<uint32_t, std::pair<T *, napi_env>>;
+
+	typename Map::iterator Find(Napi::Env env, uint32_t id, const char *syscall)
+	{
+		auto it = map_.find(id);
+		if (it == map_.end())
+			ThrowErrno(env, ENOENT, syscall,
+				   std::string("no ") + kind_ + " " + std::to_string(id) + " in this process");
+		return it;
+	}
+
+	std::mutex mutex_;
+	Map map_;
+	const char *kind_;
+};
+
+Registry<struct agnocast_publisher> g_pubs("publisher");
+Registry<struct agnocast_subscriber> g_subs("subscriber");
 
 /* src/native.ts (EntryBuffer) decodes entries with this layout. */
 static_assert(sizeof(struct agnocast_entry) == 40 &&
@@ -30,11 +89,7 @@ static_assert(sizeof(struct agnocast_entry) == 40 &&
 
 struct agnocast_subscriber *SubscriberOf(Napi::Env env, uint32_t id, const char *syscall)
 {
-	std::lock_guard<std::mutex> lock(g_mutex);
-	auto it = g_subs.find(id);
-	if (it == g_subs.end())
-		ThrowErrno(env, ENOENT, syscall, "no subscriber " + std::to_string(id) + " in this process");
-	return it->second;
+	return g_subs.Get(env, id, syscall);
 }
 
 /*
@@ -74,11 +129,7 @@ Napi::Value AddPublisher(const Napi::CallbackInfo &info)
 
 	Check(env, agnocast_publisher_create(topic.c_str(), &qos, &pub));
 	uint32_t id = agnocast_publisher_id(pub);
-	{
-		std::lock_guard<std::mutex> lock(g_mutex);
-		g_pubs[id] = pub;
-		g_pub_env[id] = env;
-	}
+	g_pubs.Put(id, pub, env);
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("id", Napi::Number::New(env, id));
 	return o;
@@ -93,11 +144,7 @@ Napi::Value AddSubscriber(const Napi::CallbackInfo &info)
 
 	Check(env, agnocast_subscriber_create(topic.c_str(), &qos, &sub));
 	uint32_t id = agnocast_subscriber_id(sub);
-	{
-		std::lock_guard<std::mutex> lock(g_mutex);
-		g_subs[id] = sub;
-		g_sub_env[id] = env;
-	}
+	g_subs.Put(id, sub, env);
 	Napi::Object o = Napi::Object::New(env);
 	o.Set("id", Napi::Number::New(env, id));
 	o.Set("fd", Napi::Number::New(env, agnocast_subscriber_fd(sub)));
@@ -108,12 +155,7 @@ Napi::Value RemovePublisher(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	uint32_t id = ArgU32(info, 0, "id");
-	struct agnocast_publisher *pub = PublisherOf(env, id, "AGNOCAST_REMOVE_PUBLISHER_CMD");
-	{
-		std::lock_guard<std::mutex> lock(g_mutex);
-		g_pubs.erase(id);
-		g_pub_env.erase(id);
-	}
+	struct agnocast_publisher *pub = g_pubs.Take(env, id, "AGNOCAST_REMOVE_PUBLISHER_CMD");
 	StopWatchesOnFd(env, agnocast_publisher_fd(pub));
 	Check(env, agnocast_publisher_destroy(pub));
 	return env.Undefined();
@@ -124,12 +166,7 @@ Napi::Value RemoveSubscriber(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	uint32_t id = ArgU32(info, 0, "id");
-	struct agnocast_subscriber *sub = SubscriberOf(env, id, "AGNOCAST_REMOVE_SUBSCRIBER_CMD");
-	{
-		std::lock_guard<std::mutex> lock(g_mutex);
-		g_subs.erase(id);
-		g_sub_env.erase(id);
-	}
+	struct agnocast_subscriber *sub = g_subs.Take(env, id, "AGNOCAST_REMOVE_SUBSCRIBER_CMD");
 	StopWatchesOnFd(env, agnocast_subscriber_fd(sub));
 	Check(env, agnocast_subscriber_destroy(sub));
 	return env.Undefined();
@@ -225,29 +262,9 @@ Napi::Value SubscriberState(const Napi::CallbackInfo &info)
 void EndpointsCleanup(void *arg)
 {
 	napi_env env = static_cast<napi_env>(arg);
-	std::vector<struct agnocast_publisher *> pubs;
-	std::vector<struct agnocast_subscriber *> subs;
-	{
-		std::lock_guard<std::mutex> lock(g_mutex);
-		for (auto it = g_pub_env.begin(); it != g_pub_env.end();) {
-			if (it->second == env) {
-				pubs.push_back(g_pubs[it->first]);
-				g_pubs.erase(it->first);
-				it = g_pub_env.erase(it);
-			} else {
-				++it;
-			}
-		}
-		for (auto it = g_sub_env.begin(); it != g_sub_env.end();) {
-			if (it->second == env) {
-				subs.push_back(g_subs[it->first]);
-				g_subs.erase(it->first);
-				it = g_sub_env.erase(it);
-			} else {
-				++it;
-			}
-		}
-	}
+	std::vector<struct agnocast_publisher *> pubs = g_pubs.TakeAll(env);
+	std::vector<struct agnocast_subscriber *> subs = g_subs.TakeAll(env);
+
 	for (auto *pub : pubs) {
 		StopWatchesOnFd(env, agnocast_publisher_fd(pub));
 		agnocast_publisher_destroy(pub);
@@ -262,11 +279,7 @@ void EndpointsCleanup(void *arg)
 
 struct agnocast_publisher *PublisherOf(Napi::Env env, uint32_t id, const char *syscall)
 {
-	std::lock_guard<std::mutex> lock(g_mutex);
-	auto it = g_pubs.find(id);
-	if (it == g_pubs.end())
-		ThrowErrno(env, ENOENT, syscall, "no publisher " + std::to_string(id) + " in this process");
-	return it->second;
+	return g_pubs.Get(env, id, syscall);
 }
 
 void InitEndpoints(Napi::Env env, Napi::Object exports)

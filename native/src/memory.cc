@@ -62,11 +62,6 @@ std::mutex g_loans_mutex;
 std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
 
 /*
- * An ArrayBuffer over [p, p + len) of pool memory, with the empty deleter
- * (see the top). Only in a callback from JavaScript: the handle lives in
- * its scope. napi_value is a v8::Local<v8::Value> in every Node.
- */
-/*
  * Every pool ArrayBuffer carries this detach key: V8 detaches it only when
  * given the key, so postMessage / structuredClone cannot transfer it away
  * (Node 22 and later throw; Node 20 copies what src/ marked untransferable)
@@ -78,6 +73,11 @@ static v8::Local<v8::String> DetachKey(v8::Isolate *isolate)
 	return v8::String::NewFromUtf8Literal(isolate, "agnocast: pool memory");
 }
 
+/*
+ * An ArrayBuffer over [p, p + len) of pool memory, with the empty deleter
+ * (see the top). Only in a callback from JavaScript: the handle lives in
+ * its scope. napi_value is a v8::Local<v8::Value> in every Node.
+ */
 napi_value PoolArrayBuffer(void *p, size_t len)
 {
 	v8::Isolate *isolate = v8::Isolate::GetCurrent();
@@ -88,7 +88,9 @@ napi_value PoolArrayBuffer(void *p, size_t len)
 	return reinterpret_cast<napi_value>(*ab);
 }
 
-bool DetachKeyed(napi_value value)
+}  // namespace
+
+bool DetachPoolBuffer(napi_value value)
 {
 	v8::Isolate *isolate = v8::Isolate::GetCurrent();
 	v8::Local<v8::Value> v;
@@ -102,6 +104,8 @@ bool DetachKeyed(napi_value value)
 	v8::TryCatch tc(isolate);	/* a wrong key throws: say false instead */
 	return ab->Detach(DetachKey(isolate)).IsJust();
 }
+
+namespace {
 
 void *U2P(uint64_t addr)
 {
@@ -140,7 +144,7 @@ Loan *LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 
 void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 {
-	if (!DetachKeyed(buffer))
+	if (!DetachPoolBuffer(buffer))
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
 }
 
@@ -165,7 +169,7 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 			std::lock_guard<std::mutex> lock(g_loans_mutex);
 			g_loans.erase(reinterpret_cast<uintptr_t>(p));
 		}
-		DetachKeyed(ab);
+		DetachPoolBuffer(ab);
 		agnocast_free(p);
 		delete loan;
 		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
@@ -266,11 +270,6 @@ Napi::Value AddressOfFn(const Napi::CallbackInfo &info)
 }
 
 }  // namespace
-
-bool DetachPoolBuffer(napi_value buffer)
-{
-	return DetachKeyed(buffer);
-}
 
 void InitMemory(Napi::Env env, Napi::Object exports)
 {
