@@ -25,11 +25,6 @@ void lib_sys_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)
 	sys.free = f;
 }
 
-void *sys_malloc(size_t n)
-{
-	return sys.malloc(n);
-}
-
 void *sys_calloc(size_t nmemb, size_t n)
 {
 	size_t total;

@@ -33,7 +33,8 @@ static void queue_name(char *buf, size_t len, pid_t pid)
 	snprintf(buf, len, "/new_publisher@%d", (int)pid);
 }
 
-int discovery_format(char *buf, size_t cap, pid_t pid, const char *topic)
+/* The notice for a publisher pid on topic into buf: its length, or -EMSGSIZE. */
+static int discovery_format(char *buf, size_t cap, pid_t pid, const char *topic)
 {
 	size_t n;
 	int len = snprintf(buf, cap, "{\"pid\":%d,\"topic\":\"", (int)pid);
@@ -65,7 +66,8 @@ int discovery_format(char *buf, size_t cap, pid_t pid, const char *topic)
 	return (int)n;
 }
 
-int discovery_parse(const char *msg, size_t len, pid_t *pid)
+/* The publisher pid of a notice: 0, or -EINVAL (not a notice). */
+static int discovery_parse(const char *msg, size_t len, pid_t *pid)
 {
 	static const char head[] = "{\"pid\":";
 	char buf[32], *end;

@@ -79,7 +79,8 @@ static int remove_in_module(struct lib_endpoint *ep)
 	return r < 0 ? lib_ioctl_fail(-r, op, ep->topic) : 0;
 }
 
-int *endpoint_fd(struct lib_endpoint *ep)
+/* The descriptor of an endpoint (the publisher or subscriber itself). */
+static int *endpoint_fd(struct lib_endpoint *ep)
 {
 	if (ep->is_sub)
 		return &((struct agnocast_subscriber *)ep)->fd;

@@ -25,7 +25,7 @@ const char *lib_last_error_op(void)
 	return last_op;
 }
 
-const char *lib_strerror(int err)
+static const char *lib_strerror(int err)
 {
 	const char *s = strerrordesc_np(err);
 

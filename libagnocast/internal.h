@@ -49,7 +49,6 @@ int lib_ioctl_fail(int err, const char *op, const char *what);
 /* lib_fail for functions that return a pointer: sets errno, returns NULL. */
 void *lib_fail_null(int err, const char *op, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-const char *lib_strerror(int err);
 
 /* ---- device.c ----------------------------------------------------------------- */
 
@@ -165,7 +164,6 @@ void fork_register(void);
  * library's allocator. The heaphook, whose malloc is the pool's, hands the
  * library glibc's own functions (lib_sys_allocator) before joining.
  */
-void *sys_malloc(size_t n);
 void *sys_calloc(size_t nmemb, size_t n);
 void *sys_realloc(void *p, size_t n);
 void sys_free(void *p);
@@ -214,7 +212,6 @@ bool peers_readable(uint64_t addr, uint64_t len);
 void peers_forked(void);
 int peers_map(pid_t pid, uint64_t addr, struct agnocast_pool_info *out);
 int peers_unmap(uint64_t addr);
-int peers_list(struct agnocast_pool_info *out, uint32_t cap);
 
 /* ---- events.c ------------------------------------------------------------------------------ */
 
@@ -224,10 +221,6 @@ void events_del(int fd);
 
 /* ---- discovery.c ----------------------------------------------------------------------------- */
 
-/* The notice for a publisher pid on topic into buf: its length, or -EMSGSIZE. */
-int discovery_format(char *buf, size_t cap, pid_t pid, const char *topic);
-/* The publisher pid of a notice: 0, or -EINVAL (not a notice). */
-int discovery_parse(const char *msg, size_t len, pid_t *pid);
 int discovery_create_locked(void);
 int discovery_drain(void);
 int discovery_announce(pid_t pid, const char *topic);
@@ -247,8 +240,6 @@ int endpoint_topic(char field[AGNOCAST_TOPIC_NAME_MAX], const char *topic, const
 struct agnocast_qos endpoint_qos(const struct agnocast_qos *qos);
 /* leave(): remove every endpoint in the module, mark the handles dead. */
 void endpoints_remove_all(void);
-/* The descriptor of an endpoint (the publisher or subscriber itself). */
-int *endpoint_fd(struct lib_endpoint *ep);
 /* In a forked child: close the endpoints' descriptors, mark every handle dead. */
 void endpoints_forked(void);
 

@@ -446,7 +446,7 @@ int lib_unmap_pool(uint64_t addr)
 	return r;
 }
 
-int peers_list(struct agnocast_pool_info *out, uint32_t cap)
+static int peers_list(struct agnocast_pool_info *out, uint32_t cap)
 {
 	uint32_t i, n = 0;
 
