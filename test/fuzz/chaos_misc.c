@@ -419,7 +419,6 @@ static unsigned long unknown_cmd(struct tctx *t)
 
 void op_unknown(struct tctx *t)
 {
-	struct pctx *p = t->p;
 	uint64_t junk[2] = { rng_u64(&t->r), rng_u64(&t->r) };
 	struct call c = { .ioc = IOC_UNKNOWN, .shadow = junk, .len = sizeof(junk) };
 	struct subrec *sr = sub_pick_own(t);
@@ -431,7 +430,6 @@ void op_unknown(struct tctx *t)
 	}
 	c.expect = ES(ENOTTY);
 	c.rule = "unknown command";
-	(void)p;
 	fz_call(t, &c);
 }
 

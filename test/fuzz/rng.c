@@ -38,13 +38,6 @@ uint32_t rng_below(struct rng *r, uint32_t n)
 	return n ? (uint32_t)(((rng_u64(r) >> 32) * n) >> 32) : 0;
 }
 
-uint64_t rng_range(struct rng *r, uint64_t lo, uint64_t hi)
-{
-	uint64_t span = hi - lo + 1;
-
-	return span ? lo + rng_u64(r) % span : rng_u64(r);
-}
-
 int rng_pct(struct rng *r, unsigned int pct)
 {
 	return rng_below(r, 100) < pct;

@@ -31,8 +31,6 @@ void rng_init(struct rng *r, uint64_t seed, uint64_t sid);
 uint64_t rng_u64(struct rng *r);
 /* Uniform in [0, n); 0 when n is 0. */
 uint32_t rng_below(struct rng *r, uint32_t n);
-/* Uniform in [lo, hi]. */
-uint64_t rng_range(struct rng *r, uint64_t lo, uint64_t hi);
 /* True with probability pct / 100. */
 int rng_pct(struct rng *r, unsigned int pct);
 /* A "small-biased" value: mostly tiny, sometimes up to max. */

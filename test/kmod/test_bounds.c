@@ -136,22 +136,6 @@ static long kfence_allocated(void)
 	return n;
 }
 
-/* Open descriptors of this process. */
-static int nr_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		FAIL("opendir /proc/self/fd: %s", errname(errno));
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* ---- max_endpoints_per_process ------------------------------------- */
 
 static void endpoints_elsewhere(int sock, void *arg)

@@ -23,22 +23,6 @@
 #include "roles.h"
 #include "status.h"
 
-/* Open descriptors of this process. */
-static int nr_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		FAIL("opendir /proc/self/fd: %s", errname(errno));
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* References held on the topic's entries, by all its subscribers. */
 static uint64_t topic_held(const char *topic, int dev)
 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Forked processes of a test and their synchronisation (see procs.h). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -224,6 +225,21 @@ int lowest_free_fd(void)
 		FAIL("dup: %s", errname(errno));
 	close(fd);
 	return fd;
+}
+
+int nr_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		FAIL("opendir /proc/self/fd: %s", errname(errno));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 uint64_t rng_next(uint64_t *s)

@@ -75,6 +75,8 @@ void *bad_ptr(void);
 
 /* Lowest free descriptor number (probes with dup). */
 int lowest_free_fd(void);
+/* Open descriptors of this process (the one reading /proc/self/fd included). */
+int nr_open_fds(void);
 
 /* Small xorshift PRNG for the stress test. */
 uint64_t rng_next(uint64_t *state);
