@@ -112,12 +112,13 @@ export class Exporter {
     const sub = this.#sub;
     this.#sub = undefined;
     const kept = this.#history.splice(0);
-    // Released after the client packed what it was handed (see top).
+    // Released after the client packed what it was handed (see top); the
+    // event says the local subscription is gone, so it comes after.
     queueMicrotask(() => {
       for (const k of kept) k.message.release();
       sub.close();
+      this.#ctx.emit({ type: 'export-stop', topic: this.spec.topic, reason });
     });
-    this.#ctx.emit({ type: 'export-stop', topic: this.spec.topic, reason });
   }
 
   #onMessage(m: LocalMessage): void {
