@@ -237,6 +237,7 @@ int agnocast_range_reserve(struct agnocast_proc *proc);
 void agnocast_range_unreserve(struct agnocast_proc *proc);
 void agnocast_range_commit(struct agnocast_proc *proc);
 void agnocast_range_maybe_release(struct agnocast_proc *proc);
+bool agnocast_slot_covers(const struct agnocast_proc *p, u64 addr);
 struct agnocast_proc *agnocast_pool_find(pid_t pid, u64 addr);
 void agnocast_pool_unlink(struct file *file, const struct cred *cred);
 

@@ -222,9 +222,11 @@ out:
 }
 
 /*
- * The caller's declaration of the pool named by pid or address: of a pool
- * whose slot is still reserved first, then of one already released (a
- * declaration of another user's pool outlives the slot).
+ * The caller's declaration of the pool named by pid, address or both (as
+ * agnocast_pool_find() names pools): of a pool whose slot is still reserved
+ * first, then of one already released (a declaration of another user's
+ * pool outlives the slot, and a new pool may have that slot by now: only
+ * pid and address together tell the two apart).
  */
 static struct agnocast_mapping *
 agnocast_mapping_by_key(struct agnocast_proc *mapper, s32 pid, u64 addr)
@@ -234,8 +236,8 @@ agnocast_mapping_by_key(struct agnocast_proc *mapper, s32 pid, u64 addr)
 
 	list_for_each_entry(map, &mapper->mappings, node) {
 		o = map->owner;
-		if (pid ? pid_vnr(o->tgid) != pid :
-			  addr < o->pool_addr || addr - o->pool_addr >= o->pool_max)
+		if ((pid && pid_vnr(o->tgid) != pid) ||
+		    ((addr || !pid) && !agnocast_slot_covers(o, addr)))
 			continue;
 		if (o->state != AGNOCAST_RELEASED)
 			return map;

@@ -157,11 +157,18 @@ void agnocast_range_maybe_release(struct agnocast_proc *proc)
 		fput(file);	/* deferred: safe under the lock */
 }
 
+/* Whether addr is inside p's slot. */
+bool agnocast_slot_covers(const struct agnocast_proc *p, u64 addr)
+{
+	return addr >= p->pool_addr && addr - p->pool_addr < p->pool_max;
+}
+
 /*
- * The pool named by pid (> 0, in the caller's pid namespace) or, with pid
- * 0, by any address inside its slot: a live or exited process whose slot
- * is reserved. A pid names the process that has it now, else an exited
- * owner that had it. Its reference count is not zero (the joined
+ * The pool named by pid (> 0, in the caller's pid namespace), by any
+ * address inside its slot (pid 0), or by both (pid > 0 and addr != 0: that
+ * pid's pool, if its slot covers addr): a live or exited process whose
+ * slot is reserved. A pid names the process that has it now, else an
+ * exited owner that had it. Its reference count is not zero (the joined
  * reference, or a pinning mapping's). agnocast_lock held.
  */
 struct agnocast_proc *agnocast_pool_find(pid_t pid, u64 addr)
@@ -178,10 +185,12 @@ struct agnocast_proc *agnocast_pool_find(pid_t pid, u64 addr)
 		if (p->state == AGNOCAST_RESERVING)
 			continue;
 		if (!pid) {
-			if (addr >= p->pool_addr && addr - p->pool_addr < p->pool_max)
+			if (agnocast_slot_covers(p, addr))
 				return p;
 			continue;
 		}
+		if (addr && !agnocast_slot_covers(p, addr))
+			continue;
 		if (p->tgid == now)
 			return p;
 		if (p->state == AGNOCAST_EXITED && !found && pid_vnr(p->tgid) == pid)

@@ -98,9 +98,14 @@ static void table_remove(struct lib_peer *p)
 
 /* ---- mapping and unmapping ---------------------------------------------------------- */
 
-static void undeclare(uint64_t addr)
+/*
+ * Undo one declaration of the pool at addr, named by its pid too (0: not
+ * visible here): the program may also have declared, by its own MAP_POOL,
+ * a newer pool that got the same range.
+ */
+static void undeclare(pid_t pid, uint64_t addr)
 {
-	struct agnocast_unmap_pool_args u = { .pid = 0, .addr = addr };
+	struct agnocast_unmap_pool_args u = { .pid = pid, .addr = addr };
 
 	/* EINVAL / ENOENT: nothing of ours to undo (gone with its range). */
 	lib_ioctl(AGNOCAST_UNMAP_POOL_CMD, &u);
@@ -110,7 +115,7 @@ static void drop(struct lib_peer *p)
 {
 	munmap(U2P(p->addr), p->max);
 	if (!p->inherited)
-		undeclare(p->addr);
+		undeclare(p->pid, p->addr);
 	if (p->pidfd >= 0) {
 		events_del(p->pidfd);
 		close(p->pidfd);
@@ -160,7 +165,7 @@ static bool settle(struct lib_peer *p)
 
 static int map_failed(int err, const struct agnocast_pool_info *g, const char *how, const char *what)
 {
-	undeclare(g->addr);
+	undeclare(g->pid, g->addr);
 	return lib_fail(err, "mmap", "cannot map the pool of process %d (%s) at 0x%llx: %s",
 			g->pid, how, (unsigned long long)g->addr, what);
 }
@@ -179,7 +184,7 @@ static int clear_range(const struct agnocast_pool_info *g, const struct stat *st
 	if (!old)
 		return 0;
 	if (!old->inherited && old->dev == st->st_dev && old->ino == st->st_ino) {
-		undeclare(g->addr);
+		undeclare(g->pid, g->addr);
 		if (g->pid)
 			old->pid = g->pid;
 		old->size = g->size;
@@ -217,7 +222,7 @@ static int map_answer(const struct agnocast_pool_info *g, int fd, const char *ho
 	if (!p || table_add(p)) {
 		sys_free(p);
 		munmap(m, g->max);
-		undeclare(g->addr);
+		undeclare(g->pid, g->addr);
 		return lib_fail(ENOMEM, "malloc", "no memory to record a mapped pool");
 	}
 	*p = (struct lib_peer){ .pid = g->pid, .addr = g->addr, .max = g->max, .size = g->size,

@@ -420,9 +420,10 @@ struct agnocast_reclaim_args {
 /*
  * Map another process's pool. The pool is named by pool.pid (> 0, in the
  * caller's pid namespace: the process that has that pid now, else an
- * exited owner that had it) or, with pool.pid 0, by pool.addr: any address
+ * exited owner that had it), or, with pool.pid 0, by pool.addr: any address
  * inside its reserved range (an entry's address will do, whatever pid
- * namespace the owner is in). The module returns the geometry and fd, a new
+ * namespace the owner is in), or by both (pool.pid > 0 and pool.addr != 0:
+ * that pid's pool, only if its range covers pool.addr). The module returns the geometry and fd, a new
  * read-only descriptor (O_CLOEXEC) of the very file the owner attached:
  * map it with mmap(addr, max, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE,
  * fd, 0), then close it. It also declares that the caller maps the pool:
@@ -444,9 +445,13 @@ struct agnocast_map_pool_args {
 };
 
 /*
- * Undo one MAP_POOL of the pool named by pid (> 0) or, with pid 0, by any
- * address inside its range; the caller unmaps the memory itself.
- * Errors: ENOENT (no such pool), EINVAL (no MAP_POOL of it to undo).
+ * Undo one MAP_POOL of the pool named by pid, by addr or by both, as
+ * MAP_POOL names pools; the caller unmaps the memory itself. A declaration
+ * of an exited owner's pool outlives its range when the caller is of
+ * another user, and a new pool may get that range: an address alone then
+ * names the pool whose range is still reserved, pid and address together
+ * the one the caller means. Errors: ENOENT (no such pool), EINVAL (no
+ * MAP_POOL of it to undo).
  */
 struct agnocast_unmap_pool_args {
 	__s32 pid;

@@ -477,6 +477,83 @@ TEST(range_not_pinned_by_other_users_mapping)
 	REAP_OK(d.pid);
 }
 
+/* UNMAP_POOL of the pool pid's range covering addr: the ioctl's result. */
+static int unmap_pool_key(int dev, pid_t pid, uint64_t addr)
+{
+	struct agnocast_unmap_pool_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.pid = pid;
+	a.addr = addr;
+	return ag_ioctl(dev, AGNOCAST_UNMAP_POOL_CMD, &a);
+}
+
+/*
+ * Another user's process: the library maps the first pool, whose owner
+ * then ends; its own MAP_POOL declares the newer pool at the same range.
+ */
+static void old_and_new_mapper(int sock, void *arg)
+{
+	struct agnocast_pool_info old, cur;
+	struct agnocast_map_pool_args both;
+	struct ag_pool pool;
+	pid_t owner, next;
+	int dev = AG_OPEN();
+
+	(void)arg;
+	RECV(sock, owner);
+	CHECK_OK(setresuid(65534, 65534, 65534));
+	JOIN(dev, UNIT, 0, &pool);
+	MAP_PEER(dev, owner, &old);
+	TELL(sock, "mapped");
+	RECV(sock, next);
+	CHECK_OK(map_pool_raw(dev, next, &cur));
+	CHECK_EQ(cur.addr, old.addr);
+	/* Pid and address must name the same pool. */
+	memset(&both, 0, sizeof(both));
+	both.pool.pid = next;
+	both.pool.addr = cur.addr + cur.max;
+	CHECK_ERR(ag_ioctl(dev, AGNOCAST_MAP_POOL_CMD, &both), ENOENT);
+	CHECK_ERR(unmap_pool_key(dev, next, cur.addr + cur.max), ENOENT);
+	/* The library undoes its own declaration, the old pool's ... */
+	UNMAP_PEER(dev, &old);
+	CHECK_STATUS_TOTALS(2, 0, 0, 0, 0, 1);
+	/* ... and the newer pool's is still there, once. */
+	CHECK_OK(unmap_pool_key(dev, next, cur.addr));
+	CHECK_ERR(unmap_pool_raw(dev, next), EINVAL);
+	TELL(sock, "done");
+	WAIT_FOR(sock, "exit");
+}
+
+/*
+ * Two declared pools at one range, an exited owner's and the newer one
+ * there now: undoing one leaves the other (first-fit gives the newer
+ * pool the old range).
+ */
+TEST(unmap_tells_an_old_pool_from_the_newer_one_at_its_range)
+{
+	struct join_req one = { UNIT, 0 };
+	struct child a, b, d;
+	struct ag_pool pa, pd;
+
+	a = spawn(joiner, &one);
+	RECV(a.sock, pa);
+	b = spawn(old_and_new_mapper, NULL);
+	SEND(b.sock, a.pid);
+	WAIT_FOR(b.sock, "mapped");
+	TELL(a.sock, "exit");
+	REAP_OK(a.pid);
+	d = spawn(joiner, &one);
+	RECV(d.sock, pd);
+	CHECK_EQ(pd.addr, pa.addr);
+	SEND(b.sock, d.pid);
+	WAIT_FOR(b.sock, "done");
+	TELL(b.sock, "exit");
+	REAP_OK(b.pid);
+	TELL(d.sock, "exit");
+	REAP_OK(d.pid);
+}
+
 TEST(shm_name_unlinked_after_exit)
 {
 	struct join_req one = { UNIT, 2 * UNIT };
