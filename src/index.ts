@@ -27,7 +27,10 @@ export {
 } from './errors.js';
 export { schema, type Schema, type Fields, type Field, type Scalar, type View } from './schema.js';
 export { SharedRegion, RegionExistsError, RegionNotFoundError } from './region.js';
-export {
-  bridge, Bridge, BridgeConfigError, BridgeConnectError, topicToSubject, subjectToTopic,
-  type BridgeOptions, type BridgeTopic, type NatsOptions, type BridgeEvent, type BridgeStats, type DropReason,
+// The bridge's NATS client loads on the first bridge() call (bridge/load.ts).
+export { bridge } from './bridge/load.js';
+export type {
+  Bridge, BridgeEvents, BridgeOptions, BridgeTopic, NatsOptions, BridgeEvent, BridgeStats, DropReason,
 } from './bridge/index.js';
+export { BridgeConfigError, BridgeConnectError } from './bridge/errors.js';
+export { topicToSubject, subjectToTopic } from './bridge/subject.js';
