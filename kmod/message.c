@@ -23,6 +23,9 @@
  * cursor) and copy out after it. If the copy fails they undo by seq under
  * the lock: only entries still there and still held by the subscriber are
  * given back, and the cursor moves back only if nothing moved it since.
+ * Delivered entries leave a reliable subscriber's queue only once the
+ * copy-out succeeded (agnocast_delivered), so that no PUBLISH gets room an
+ * undo would take back: the queue never holds more than qos.depth.
  * Nothing is remembered by pointer across the unlock.
  */
 #include <linux/pid.h>
@@ -234,17 +237,19 @@ static void agnocast_queue_del(struct agnocast_sub *sub,
 }
 
 /*
- * A reliable subscriber's queue loses the entries up to its cursor (TAKE
- * skipped them); topic->lock held.
+ * A reliable subscriber's queue loses the entries up to its cursor that it
+ * does not hold (TAKE skipped them; those it holds are being delivered, and
+ * leave the queue with agnocast_delivered()); topic->lock held.
  */
 static void agnocast_queue_skip(struct agnocast_sub *sub)
 {
 	struct agnocast_msg *entry, *tmp;
+	u64 bit = BIT_ULL(sub->slot);
 
 	list_for_each_entry_safe(entry, tmp, &sub->topic->entries, topic_node) {
 		if (entry->seq > sub->cursor)
 			break;
-		if (entry->queued & BIT_ULL(sub->slot))
+		if ((entry->queued & bit) && !(entry->holders & bit))
 			agnocast_queue_del(sub, entry);
 	}
 }
@@ -491,8 +496,6 @@ static int agnocast_deliver(struct agnocast_sub *sub, unsigned int cap,
 			continue;
 		entry->holders |= BIT_ULL(sub->slot);
 		sub->nr_held++;
-		if (entry->queued & BIT_ULL(sub->slot))
-			agnocast_queue_del(sub, entry);
 		agnocast_entry_export(entry, &out[n++]);
 		sub->cursor = entry->seq;
 	}
@@ -506,18 +509,46 @@ static int agnocast_deliver(struct agnocast_sub *sub, unsigned int cap,
 }
 
 /*
+ * The copy-out of a delivery succeeded: its entries leave the reliable
+ * subscriber's queue (held or already released by a sibling thread: the
+ * cursor is past them either way). topic->lock held.
+ */
+static void agnocast_delivered(struct agnocast_sub *sub,
+			       const struct agnocast_entry *out, unsigned int n)
+{
+	struct agnocast_msg *entry, *tmp;
+	u64 bit = BIT_ULL(sub->slot);
+	unsigned int i = 0;
+
+	if (!sub->linked)
+		return;
+	list_for_each_entry_safe(entry, tmp, &sub->topic->entries, topic_node) {
+		while (i < n && out[i].seq < entry->seq)
+			i++;
+		if (i == n)
+			break;
+		if (out[i].seq == entry->seq && (entry->queued & bit))
+			agnocast_queue_del(sub, entry);
+	}
+}
+
+/*
  * The copy-out of a delivery failed: give back the references of the
  * entries still there and still held (by seq: both lists are sorted), and
- * the cursor if nothing moved it since. topic->lock held.
+ * the cursor if nothing moved it since. A reliable subscriber's queue still
+ * has those entries; if the cursor moved on past them they leave it, as
+ * they will not be delivered again. topic->lock held.
  */
 static void agnocast_undeliver(struct agnocast_sub *sub,
 			       const struct agnocast_entry *out, unsigned int n,
 			       u64 old, u64 new)
 {
 	struct agnocast_topic *topic = sub->topic;
-	bool requeue = agnocast_sub_reliable(sub) && sub->cursor == new;
+	bool back = sub->cursor == new;
 	struct agnocast_msg *entry, *tmp;
+	u64 bit = BIT_ULL(sub->slot);
 	unsigned int i = 0;
+	bool queued;
 
 	if (!sub->linked)
 		return;
@@ -526,15 +557,16 @@ static void agnocast_undeliver(struct agnocast_sub *sub,
 			i++;
 		if (i == n)
 			break;
-		if (out[i].seq != entry->seq ||
-		    !(entry->holders & BIT_ULL(sub->slot)))
+		if (out[i].seq != entry->seq)
 			continue;
-		/* Pending again: a reliable subscriber's queue has it again. */
-		if (requeue && !(entry->queued & BIT_ULL(sub->slot)))
-			agnocast_queue_add(sub, entry);
-		agnocast_entry_unhold(topic, sub, entry);
+		/* Still queued, it stays on the topic through the unhold. */
+		queued = entry->queued & bit;
+		if (entry->holders & bit)
+			agnocast_entry_unhold(topic, sub, entry);
+		if (queued && !back)
+			agnocast_queue_del(sub, entry);
 	}
-	if (sub->cursor == new)
+	if (back)
 		sub->cursor = old;
 	agnocast_sub_set_pending(sub, agnocast_sub_pending(sub));
 }
@@ -578,8 +610,14 @@ static long agnocast_deliver_out(struct agnocast_sub *sub, unsigned int cap,
 	if (n <= 0)
 		return n;
 	if (!copy_to_user(uout, out, n * sizeof(*out)) &&
-	    (!unr || !put_user((u32)n, unr)))
+	    (!unr || !put_user((u32)n, unr))) {
+		if (agnocast_sub_reliable(sub)) {
+			mutex_lock(&topic->lock);
+			agnocast_delivered(sub, out, n);
+			mutex_unlock(&topic->lock);
+		}
 		return 0;
+	}
 	mutex_lock(&topic->lock);
 	agnocast_undeliver(sub, out, n, old, new);
 	mutex_unlock(&topic->lock);
