@@ -178,7 +178,8 @@
  * entries for subscribers that join later; a transient-local subscriber
  * receives them. RELIABLE (subscribers only): nothing published while the
  * subscriber is there is dropped for it. Entries wait in its queue (at most
- * qos.depth) until it receives them, and PUBLISH on the topic fails with
+ * qos.depth) until it receives them (a RECEIVE or TAKE frees their room when
+ * it returns them, not while it runs), and PUBLISH on the topic fails with
  * EAGAIN while the queue is full; the publisher's fd reports EPOLLOUT again
  * once every reliable subscriber has room.
  */
