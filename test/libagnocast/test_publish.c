@@ -51,6 +51,39 @@ TEST(publish_receive_release_reclaim_in_one_process)
 	LIB_OK(agnocast_leave());	/* unlinks the discovery queue */
 }
 
+/* receive_release: the releases and the next receive in one RECEIVE. */
+TEST(receive_release_in_one_call)
+{
+	struct agnocast_publisher *pub;
+	struct agnocast_subscriber *sub;
+	struct agnocast_entry e[2], f[2];
+
+	LT_JOIN(2 * UNIT, 0);
+	LIB_OK(agnocast_subscriber_create("/lt/pub/relrecv", QOS(4, 0), &sub));
+	LIB_OK(agnocast_publisher_create("/lt/pub/relrecv", QOS(1, 0), &pub));
+	LIB_OK(agnocast_publish(pub, LT_TEXT("one"), 4, NULL));
+	LIB_OK(agnocast_publish(pub, LT_TEXT("two"), 4, NULL));
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, NULL, 0, e, 2)), 2);
+	CHECK(e[0].seq == 1 && e[1].seq == 2);
+	/* Nothing new: 0, and the releases stand (both blocks reclaimable). */
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 0);
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, e, 1, f, 2)), 0);
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 1);
+	LIB_ERR(agnocast_release(sub, &e[0]), ENOENT, "AGNOCAST_RELEASE_CMD");
+	/* A release and a new entry in one call. */
+	LIB_OK(agnocast_publish(pub, LT_TEXT("three"), 6, NULL));
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, &e[1], 1, f, 2)), 1);
+	CHECK(f[0].seq == 3 && !strcmp(agnocast_entry_data(&f[0]), "three"));
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 1);
+	/* cap 0: only releases. */
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, f, 1, NULL, 0)), 0);
+	LIB_ERR(agnocast_release(sub, &f[0]), ENOENT, "AGNOCAST_RELEASE_CMD");
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, NULL, 0, NULL, 0)), 0);
+	LIB_OK(agnocast_publisher_destroy(pub));
+	LIB_OK(agnocast_subscriber_destroy(sub));
+	LIB_OK(agnocast_leave());
+}
+
 TEST(publisher_errors)
 {
 	struct agnocast_publisher *pub;
