@@ -73,6 +73,8 @@ export interface PublishersEvent {
 }
 
 export const MAX_IN_FLIGHT = 4096;
+/** AGNOCAST_RELEASE_MAX: the seqs one RECEIVE releases first. */
+const RELEASE_MAX = 32;
 
 export class Subscription extends EventEmitter implements AsyncIterable<Message>, Disposable {
   readonly topic: string;
@@ -96,6 +98,15 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   #live = new Set<Message>();
   #entries: EntryBuffer;
   #one = new EntryBuffer(1);
+  /**
+   * Releases waiting for the next RECEIVE (the module's release list): while
+   * #batching (the callbacks of one receive, a loop moving on), a released
+   * message's view is detached at once and its entry goes here; the receive
+   * that follows gives them back in the same call.
+   */
+  #rel = new EntryBuffer(RELEASE_MAX);
+  #nrel = 0;
+  #batching = false;
   #closed = false;
   #ref = true;
   #received = 0;
@@ -231,10 +242,15 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
         current = m;
         yield m;
         current = undefined;
+        // Released by the next receive, in the same call.
+        this.#batching = true;
         this.#settle(m);
+        this.#batching = false;
       }
     } finally {
+      this.#batching = false;
       if (current) this.#settle(current);
+      this.#flushReleases();
       signal?.removeEventListener('abort', onAbort);
       this.#consumer = undefined;
       this.#wake = undefined;
@@ -378,8 +394,15 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     if (this.#closed) return;
     if (events & POLL_PRI) this.#readPublishers();
     if (!(events & POLL_IN) || this.#closed) return;
-    if (this.#callback) this.#pump();
-    else this.#wakeUp();
+    if (this.#callback) {
+      this.#pump();
+    } else if (this.#wake) {
+      // The woken consumer receives next and, finding nothing, waits again:
+      // the watch stays as it is meanwhile (no addon call per message). It
+      // is stopped here, on the next readiness, if nobody waits by then.
+      this.#wakeUp();
+      return;
+    }
     this.#arm();
   }
 
@@ -402,46 +425,74 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   /** One message in order, or null when none is new. Throws AgnocastErrors. */
   #receiveOne(): Message | null {
     this.#check();
-    let n: number;
-    try {
-      n = this.#host.native.receive(this.id, 1, this.#one.buffer);
-    } catch (e) {
-      throw translate(e, `receiving from ${this.topic}`);
-    }
+    const n = this.#receive(1, this.#one);
     return n ? this.#wrap(this.#one.entry(0)) : null;
   }
 
-  /** Callback mode: receive as much as the callback may take now, at most one batch. */
-  #pump(): void {
-    const room = this.#maxInFlight - this.#inFlight;
-    if (room <= 0 || this.#stalled) return;
-    const max = Math.min(this.qos.depth, room);
-    let n: number;
+  /** RECEIVE of up to max entries into `into`, with the pending releases. Throws AgnocastErrors. */
+  #receive(max: number, into: EntryBuffer): number {
+    const nrel = this.#nrel;
+    this.#nrel = 0;	/* they stand whatever the receive returns */
     try {
-      n = this.#host.native.receive(this.id, max, this.#entries.buffer);
+      return nrel ? this.#host.native.receive(this.id, max, into.buffer, this.#rel.buffer, nrel)
+        : this.#host.native.receive(this.id, max, into.buffer);
     } catch (e) {
-      const err = translate(e, `receiving from ${this.topic}`);
-      // Holding too many: wait for a release (#release re-arms).
-      if (err.errnoCode === 'ENOBUFS') this.#stalled = true;
-      this.#fail(err);
+      throw translate(e, `receiving from ${this.topic}`);
+    }
+  }
+
+  /** Gives back the pending releases (a RECEIVE that only releases). A failure goes to 'error'. */
+  #flushReleases(): void {
+    if (!this.#nrel || this.#closed) {
+      this.#nrel = 0;
       return;
     }
-    const batch: NativeEntry[] = [];
-    for (let i = 0; i < n; i++) batch.push(this.#entries.entry(i));
-    for (const entry of batch) {
-      if (this.#closed) {
-        // The module dropped the subscriber's references with it.
-        continue;
-      }
-      let m: Message;
-      try {
-        m = this.#wrap(entry);
-      } catch (e) {
-        this.#fail(e);
-        continue;
-      }
-      this.#deliver(m);
+    try {
+      this.#receive(0, this.#one);
+    } catch (e) {
+      this.#fail(e);
     }
+    this.#unstall();
+  }
+
+  #unstall(): void {
+    if (this.#stalled) {
+      this.#stalled = false;
+      this.#arm();
+    }
+  }
+
+  /**
+   * Callback mode: receive as much as the callbacks may take now and hand
+   * it over; the messages that synchronous callbacks released go back with
+   * the next receive (one more, which also finds what came meanwhile). At
+   * most two receives a readiness: a flood does not starve the event loop.
+   */
+  #pump(): void {
+    for (let round = 0; round < 2; round++) {
+      const room = this.#maxInFlight - this.#inFlight;
+      if (room <= 0 || this.#stalled || this.#closed) break;
+      let n: number;
+      try {
+        n = this.#receive(Math.min(this.qos.depth, room), this.#entries);
+      } catch (e) {
+        // Holding too many: wait for a release (#unstall re-arms).
+        if ((e as { errnoCode?: string }).errnoCode === 'ENOBUFS') this.#stalled = true;
+        this.#fail(e);
+        break;
+      }
+      if (!n) return;
+      // The entries stay in #entries while the callbacks run: nothing else
+      // receives into it (a callback subscription cannot be iterated or polled).
+      this.#batching = true;
+      try {
+        for (let i = 0; i < n && !this.#closed; i++) this.#deliver(this.#wrap(this.#entries.entry(i)));
+      } finally {
+        this.#batching = false;
+      }
+      if (!this.#nrel) return;
+    }
+    this.#flushReleases();
   }
 
   #deliver(message: Message): void {
@@ -453,16 +504,26 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       this.#fail(e);
       return;
     }
-    if (!(result instanceof Promise) && !(typeof (result as PromiseLike<void> | undefined)?.then === 'function')) {
+    const then = (result as PromiseLike<void> | undefined)?.then;
+    if (typeof then !== 'function') {
       this.#settle(message);
       return;
     }
     this.#inFlight++;
-    Promise.resolve(result).then(undefined, (e: unknown) => this.#fail(e)).finally(() => {
+    const done = () => {
       this.#inFlight--;
       this.#settle(message);
       this.#arm();
-    });
+    };
+    try {
+      then.call(result, done, (e: unknown) => {
+        this.#fail(e);
+        done();
+      });
+    } catch (e) {
+      this.#fail(e);
+      done();
+    }
   }
 
   /** Releases unless retained; a failure goes to 'error'. */
@@ -489,43 +550,42 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       detail: `subscription on ${this.topic} (add an 'error' listener to handle it)` });
   }
 
-  /** The C library mapped the entry's pool when it received it. */
+  /** The C library mapped the entry's pool when it received it; the view is made on demand. */
   #wrap(entry: NativeEntry): Message {
-    let view: ArrayBuffer;
-    try {
-      view = this.#host.native.view(entry.addr, entry.len);
-      keepInPlace(view);
-    } catch (e) {
-      try {
-        this.#host.native.release(this.id, entry.seq, entry.addr);
-      } catch {
-        // Dropped with the subscriber at close anyway.
-      }
-      throw translate(e, `reading a message on ${this.topic}`);
-    }
     this.#received++;
     if (this.#lastSeq !== undefined && entry.seq > this.#lastSeq + 1n) {
       this.#dropped += Number(entry.seq - this.#lastSeq - 1n);
     }
     if (this.#lastSeq === undefined || entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
-    const message = new Message(this.#owner, entry, view);
+    const message = new Message(this.#owner, entry);
     this.#live.add(message);
     return message;
   }
 
   #owner: MessageOwner = {
+    viewOf: (m) => {
+      try {
+        const view = this.#host.native.view(m.address, m.length);
+        keepInPlace(view);
+        return view;
+      } catch (e) {
+        throw translate(e, `reading message ${m.seq} on ${this.topic}`);
+      }
+    },
     releaseMessage: (m, view) => {
       this.#live.delete(m);
       if (this.#closed) return;
       try {
+        if (this.#batching && this.#nrel < RELEASE_MAX) {
+          if (view) this.#host.native.detach(view);
+          this.#rel.setRelease(this.#nrel++, m.seq, m.address);
+          return;
+        }
         this.#host.native.release(this.id, m.seq, m.address, view);
       } catch (e) {
         throw translate(e, `releasing message ${m.seq} on ${this.topic}`);
       }
-      if (this.#stalled) {
-        this.#stalled = false;
-        this.#arm();
-      }
+      this.#unstall();
     },
   };
 }
