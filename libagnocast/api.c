@@ -60,6 +60,7 @@ const struct agnocast_api lib_table = {
 	.publisher_state = lib_publisher_state,
 	.subscriber_state = lib_subscriber_state,
 	.discovery_unlink = lib_discovery_unlink,
+	.receive_release = lib_receive_release,
 };
 
 /* The exported name of the table (the object itself stays this copy's). */
@@ -213,6 +214,12 @@ PUBLIC int agnocast_subscriber_fd(const struct agnocast_subscriber *sub)
 PUBLIC int agnocast_receive(struct agnocast_subscriber *sub, struct agnocast_entry *entries, uint32_t cap)
 {
 	return api()->receive(sub, entries, cap);
+}
+
+PUBLIC int agnocast_receive_release(struct agnocast_subscriber *sub, const struct agnocast_entry *rel,
+				    uint32_t nrel, struct agnocast_entry *entries, uint32_t cap)
+{
+	return api()->receive_release(sub, rel, nrel, entries, cap);
 }
 
 PUBLIC int agnocast_take(struct agnocast_subscriber *sub, struct agnocast_entry *entry)

@@ -68,6 +68,8 @@ struct agnocast_api {
 	int (*subscriber_state)(struct agnocast_subscriber *sub,
 				struct agnocast_endpoint_state_args *out);
 	int (*discovery_unlink)(void);
+	int (*receive_release)(struct agnocast_subscriber *sub, const struct agnocast_entry *rel,
+			       uint32_t nrel, struct agnocast_entry *entries, uint32_t cap);
 };
 
 #endif /* LIBAGNOCAST_API_H */

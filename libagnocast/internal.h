@@ -279,6 +279,8 @@ int lib_subscriber_fd(const struct agnocast_subscriber *sub);
 int lib_receive(struct agnocast_subscriber *sub, struct agnocast_entry *e, uint32_t cap);
 int lib_take(struct agnocast_subscriber *sub, struct agnocast_entry *e);
 int lib_release(struct agnocast_subscriber *sub, const struct agnocast_entry *e);
+int lib_receive_release(struct agnocast_subscriber *sub, const struct agnocast_entry *rel,
+			uint32_t nrel, struct agnocast_entry *e, uint32_t cap);
 int lib_subscriber_destroy(struct agnocast_subscriber *sub);
 int lib_map_pool(pid_t pid, uint64_t addr, struct agnocast_pool_info *out);
 int lib_unmap_pool(uint64_t addr);

@@ -351,6 +351,15 @@ int agnocast_subscriber_state(struct agnocast_subscriber *sub,
 int agnocast_receive(struct agnocast_subscriber *sub, struct agnocast_entry *entries,
 		     uint32_t cap);
 
+/*
+ * agnocast_release() of rel[0..nrel) and agnocast_receive() in one RECEIVE
+ * (the module's release list; past AGNOCAST_RELEASE_MAX entries the rest
+ * are released one by one first). cap 0: only releases, returns 0. The
+ * releases stand even when the receive fails. Errors: as for both.
+ */
+int agnocast_receive_release(struct agnocast_subscriber *sub, const struct agnocast_entry *rel,
+			     uint32_t nrel, struct agnocast_entry *entries, uint32_t cap);
+
 /* TAKE: the newest new entry only (polling style); 1, or 0 when nothing is new. */
 int agnocast_take(struct agnocast_subscriber *sub, struct agnocast_entry *entry);
 

@@ -161,6 +161,47 @@ int lib_receive(struct agnocast_subscriber *sub, struct agnocast_entry *e, uint3
 	return r ? r : (int)a.nr_entries;
 }
 
+/*
+ * One RECEIVE that first releases rel[0..nrel) (the module's release list,
+ * at most AGNOCAST_RELEASE_MAX a call: the rest go one by one before it),
+ * then receives up to cap entries (cap 0: only releases).
+ */
+int lib_receive_release(struct agnocast_subscriber *sub, const struct agnocast_entry *rel,
+			uint32_t nrel, struct agnocast_entry *e, uint32_t cap)
+{
+	uint64_t seqs[AGNOCAST_RELEASE_MAX];
+	struct agnocast_receive_args a = { .subscriber_id = sub->ep.id, .entries_cap = cap,
+					   .entries = P2U(e), .release = P2U(seqs) };
+	int r = endpoint_alive(&sub->ep, "agnocast_receive_release");
+	uint32_t i;
+
+	if (r)
+		return r;
+	for (; nrel > AGNOCAST_RELEASE_MAX; nrel--) {
+		r = lib_release(sub, &rel[nrel - 1]);
+		if (r)
+			return r;
+	}
+	if (nrel == 0 && cap == 0)
+		return 0;
+	for (i = 0; i < nrel; i++)
+		seqs[i] = rel[i].seq;
+	a.release_nr = nrel;
+	r = lib_ioctl(AGNOCAST_RECEIVE_CMD, &a);
+	/* The releases stand whatever the receiving part returned, bounds aside. */
+	if (r != -EINVAL)
+		for (i = 0; i < nrel; i++)
+			peers_unhold(sub, rel[i].addr);
+	if (r == -EAGAIN || (r == 0 && cap == 0))
+		return 0;
+	if (r < 0)
+		return lib_ioctl_fail(-r, "AGNOCAST_RECEIVE_CMD", sub->ep.topic);
+	if (a.nr_entries > cap)
+		a.nr_entries = cap;
+	r = hold_all(sub, e, a.nr_entries);
+	return r ? r : (int)a.nr_entries;
+}
+
 int lib_take(struct agnocast_subscriber *sub, struct agnocast_entry *e)
 {
 	struct agnocast_take_args a = { .subscriber_id = sub->ep.id };

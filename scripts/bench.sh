@@ -8,12 +8,12 @@
 # kernel and the module built here, or on this host when /dev/agnocast
 # exists. Writes docs/bench.json and docs/bench.svg.
 #
-# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker,nats,bridge,fanout]
+# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,c,uds,cp,worker,nats,bridge,fanout]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout]"; }
 mode=auto
 in_guest=0
 extra=()

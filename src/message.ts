@@ -5,7 +5,10 @@ import type { NativeEntry } from './native.js';
 
 /** What a subscription needs from its messages' owner. */
 export interface MessageOwner {
-  releaseMessage(message: Message, view: ArrayBuffer): void;
+  /** The payload's ArrayBuffer (made on the first read of `data`). Throws AgnocastErrors. */
+  viewOf(message: Message): ArrayBuffer;
+  /** Gives the message back; `view` (when one was made) is detached at once. */
+  releaseMessage(message: Message, view: ArrayBuffer | undefined): void;
 }
 
 export class Message implements Disposable {
@@ -19,14 +22,14 @@ export class Message implements Disposable {
   /** Where the bytes are: the same address the publisher wrote to. */
   readonly address: bigint;
   readonly length: number;
-  #view: ArrayBuffer;
+  #view: ArrayBuffer | undefined;
   #data: Uint8Array | undefined;
   #owner: MessageOwner;
   #released = false;
   #retained = false;
 
   /** @internal */
-  constructor(owner: MessageOwner, entry: NativeEntry, view: ArrayBuffer) {
+  constructor(owner: MessageOwner, entry: NativeEntry) {
     this.#owner = owner;
     this.seq = entry.seq;
     this.publisherPid = entry.pid;
@@ -34,20 +37,23 @@ export class Message implements Disposable {
     this.timestampNs = entry.timestampNs;
     this.address = entry.addr;
     this.length = entry.len;
-    this.#view = view;
   }
 
   /**
    * The payload, without a copy. Read-only by contract: the publisher's pool
    * is mapped read-only here, so a write kills this process. Empty (length
-   * 0, detached) once the message is released.
+   * 0, detached) once the message is released. The view is made on the
+   * first read: a message whose bytes are never read costs no ArrayBuffer.
    */
   get data(): Uint8Array {
     if (this.#released) {
       throw new DetachedError(`message ${this.seq} was released: its memory belongs to the publisher again; ` +
         'call retain() inside the callback or loop body to keep it');
     }
-    this.#data ??= new Uint8Array(this.#view);
+    if (this.#data === undefined) {
+      this.#view = this.#owner.viewOf(this);
+      this.#data = new Uint8Array(this.#view);
+    }
     return this.#data;
   }
 

@@ -148,9 +148,12 @@ export interface NativeBinding {
    * Writes up to `max` new entries, oldest first, into `into` (an
    * EntryBuffer's buffer) and returns how many; 0 when nothing is new.
    * Fewer than `max`: nothing else was pending. The pool of every entry is
-   * mapped (and held) until its release().
+   * mapped (and held) until its release(). With `release` (an EntryBuffer's
+   * buffer, seq and addr set) the first `nrelease` entries are released by
+   * the same RECEIVE first (their views detached beforehand: detach()); the
+   * releases stand even when the receive throws. max 0: only releases.
    */
-  receive(subscriberId: number, max: number, into: ArrayBuffer): number;
+  receive(subscriberId: number, max: number, into: ArrayBuffer, release?: ArrayBuffer, nrelease?: number): number;
   /** Writes the newest new entry into `into` and returns 1; 0 when nothing is new. */
   take(subscriberId: number, into: ArrayBuffer): number;
   /**
@@ -159,6 +162,8 @@ export interface NativeBinding {
    * the process, except for the process's own pool).
    */
   view(addr: bigint, len: number): ArrayBuffer;
+  /** Detaches a view() buffer (length 0 everywhere) without releasing its entry. */
+  detach(view: ArrayBuffer): void;
   /**
    * Drops the subscriber's reference on entry seq at addr; detaches `view`
    * (one view() returned) if given. A pool whose owner is gone and of which
@@ -219,6 +224,12 @@ export class EntryBuffer {
     this.#u64 = new BigUint64Array(this.buffer);
     this.#i32 = new Int32Array(this.buffer);
     this.#u32 = new Uint32Array(this.buffer);
+  }
+
+  /** Sets entry i's seq and addr (what a release list needs). */
+  setRelease(i: number, seq: bigint, addr: bigint): void {
+    this.#u64[i * 5] = seq;
+    this.#u64[i * 5 + 1] = addr;
   }
 
   entry(i: number): NativeEntry {

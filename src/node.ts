@@ -85,7 +85,7 @@ export class AgnocastNode implements Disposable {
     if (cb !== undefined && typeof cb !== 'function') {
       throw new InvalidArgumentError('onMessage must be a function (message) => void | Promise<void>');
     }
-    const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb, qos?.maxInFlight);
+    const s = new Subscription(this, checkTopic(topic), checkQoS(qos), cb, qos?.maxInFlight, qos?.spin);
     this.#subscriptions.add(s);
     return s;
   }

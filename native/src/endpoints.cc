@@ -172,6 +172,11 @@ Napi::Value RemoveSubscriber(const Napi::CallbackInfo &info)
 	return env.Undefined();
 }
 
+/*
+ * receive(id, max, into[, release, nrelease]): the first nrelease entries of
+ * `release` (an EntryBuffer: seq and addr read) are released by the same
+ * RECEIVE (their views were detached when they were released in JS).
+ */
 Napi::Value Receive(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -179,8 +184,12 @@ Napi::Value Receive(const Napi::CallbackInfo &info)
 		SubscriberOf(env, ArgU32(info, 0, "subscriberId"), "AGNOCAST_RECEIVE_CMD");
 	uint32_t max = ArgU32(info, 1, "max");
 	struct agnocast_entry *into = EntryBuffer(info, 2, max, "AGNOCAST_RECEIVE_CMD");
+	uint32_t nrel = info.Length() > 4 ? ArgU32(info, 4, "nrelease") : 0;
 
-	return Napi::Number::New(env, Check(env, agnocast_receive(sub, into, max)));
+	if (nrel == 0)
+		return Napi::Number::New(env, Check(env, agnocast_receive(sub, into, max)));
+	struct agnocast_entry *rel = EntryBuffer(info, 3, nrel, "AGNOCAST_RECEIVE_CMD");
+	return Napi::Number::New(env, Check(env, agnocast_receive_release(sub, rel, nrel, into, max)));
 }
 
 Napi::Value Take(const Napi::CallbackInfo &info)

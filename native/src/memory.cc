@@ -245,6 +245,15 @@ Napi::Value ViewFn(const Napi::CallbackInfo &info)
 	return Napi::Value(env, PoolArrayBuffer(U2P(addr), static_cast<size_t>(len)));
 }
 
+/* Revokes a view() buffer (and every view of it) without releasing anything. */
+Napi::Value DetachFn(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+
+	Detach(env, ArgArrayBuffer(info, 0, "view"), "detach");
+	return env.Undefined();
+}
+
 Napi::Value AddressOfFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -278,6 +287,7 @@ void InitMemory(Napi::Env env, Napi::Object exports)
 	exports.Set("publish", Napi::Function::New(env, PublishFn, "publish"));
 	exports.Set("reclaim", Napi::Function::New(env, ReclaimFn, "reclaim"));
 	exports.Set("view", Napi::Function::New(env, ViewFn, "view"));
+	exports.Set("detach", Napi::Function::New(env, DetachFn, "detach"));
 	exports.Set("addressOf", Napi::Function::New(env, AddressOfFn, "addressOf"));
 }
 

@@ -6,7 +6,15 @@
 // postMessage (structured clone, a copy).
 //
 // Every transport runs lock-step: the sender sends message n+1 only after
-// the receiver's ack of message n, so each latency is unloaded. Latency =
+// the receiver's ack of message n, so each latency is unloaded. Every
+// transport runs ROUNDS interleaved rounds, each with count/ROUNDS messages
+// of every size (small to large, then large to small, and so on; one
+// uncounted message first at each size in each round), so that JIT
+// warm-up, GC and the machine's load land on every size alike; the table
+// gives p50 over all rounds with the lowest and highest round p50 (the
+// spread), p99, the rate, and the garbage collections (PerformanceObserver
+// 'gc' entries) of the sender during the rounds and of the receiver over
+// its whole run. Latency =
 // receiver's CLOCK_MONOTONIC once the message is readable - the timestamp
 // the sender wrote into the message's first 16 bytes (seq, t) right before
 // sending (process.hrtime.bigint() is CLOCK_MONOTONIC, as is the C side's
@@ -24,7 +32,7 @@
 // client, and agnocast -> bridge -> NATS -> bridge -> agnocast.
 //
 // Usage: node scripts/bench/bench.mjs [--sizes 64:200,4K:200,...] [--out DIR]
-//        [--only ts,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH] [--replot bench.json]
+//        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH] [--replot bench.json]
 // fanout: the fan-out rows of fanout.mjs (1 -> 4 and 1 -> 8 latency to the
 // last subscriber, sustained reliable throughput at 4 KiB).
 // Writes DIR/bench.json and DIR/bench.svg; prints the table and the targets.
@@ -36,6 +44,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 import { benchFanout, printFanout } from './fanout.mjs';
 
@@ -45,6 +54,9 @@ const END = 0xffffffffffffffffn;
 const TS_DATA = '/agnocast_bench/ts_data';
 const TS_ACK = '/agnocast_bench/ts_ack';
 const now = () => process.hrtime.bigint();
+/** The ts-spin row: both TS ends busy-poll this long after each message (subscribe's spin option). */
+const SPIN_US = 2000;
+const spinOption = () => (process.env.AGNOCAST_BENCH_SPIN_US ? { spin: Number(process.env.AGNOCAST_BENCH_SPIN_US) } : {});
 
 function header(u8) { return new DataView(u8.buffer, u8.byteOffset, 16); }
 function stamp(u8, seq) {
@@ -77,25 +89,67 @@ function fmtSize(n) {
 }
 
 const WARMUP = 1000;
+const ROUNDS = 5;
 
-/** Generic lock-step driver: send(u8, seq) then await ack(seq) -> latency ns. */
+/** Counts this thread's garbage collections from now until stop(). */
+function gcCounter() {
+  let n = 0;
+  const obs = new PerformanceObserver((list) => { n += list.getEntries().length; });
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    async stop() {
+      await new Promise((resolve) => setImmediate(resolve));	// entries are delivered asynchronously
+      obs.disconnect();
+      return n;
+    },
+  };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[(s.length - 1) >> 1] : NaN;
+}
+
+/** The messages of round r at a size: count spread over ROUNDS rounds, at least 1. */
+function perRound(count, r) {
+  return Math.max(1, Math.floor(count / ROUNDS) + (r < count % ROUNDS ? 1 : 0));
+}
+
+/** The sizes of round r, in order: small to large, then large to small. */
+function roundOrder(sizes, r) {
+  return r % 2 ? [...sizes].reverse() : sizes;
+}
+
+/**
+ * Generic lock-step driver: send(u8, seq) then await ack(seq) -> latency ns.
+ * ROUNDS interleaved rounds (see the top). Returns { runs: [{ size, lat,
+ * rounds: [round p50 ns], rate }], gc: { sender } }.
+ */
 async function lockstep(sizes, alloc, sendAndWait, progress = () => {}) {
-  const out = [];
   let seq = 0n;
   const small = alloc(64);
   for (let i = 0; i < WARMUP; i++) await sendAndWait(small, ++seq);
   progress('warm');
-  for (const { size, count } of sizes) {
-    const buf = alloc(size);
-    await sendAndWait(buf, ++seq);	// warm-up
-    const lat = [];
-    const t0 = now();
-    for (let i = 0; i < count; i++) lat.push(await sendAndWait(buf, ++seq));
-    const secs = Number(now() - t0) / 1e9;
-    out.push({ size, lat, rate: count / secs });
-    progress(fmtSize(size));
+  const gc = gcCounter();
+  const acc = new Map(sizes.map(({ size }) => [size, { size, buf: alloc(size), lat: [], rounds: [], ns: 0n }]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const { size, count } of roundOrder(sizes, r)) {
+      const a = acc.get(size);
+      await sendAndWait(a.buf, ++seq);	// uncounted
+      const lat = [];
+      const t0 = now();
+      for (let i = perRound(count, r); i > 0; i--) lat.push(await sendAndWait(a.buf, ++seq));
+      a.ns += now() - t0;
+      a.lat.push(...lat);
+      a.rounds.push(median(lat));
+    }
+    progress(`round ${r + 1}`);
   }
-  return out;
+  const runs = sizes.map(({ size }) => {
+    const a = acc.get(size);
+    return { size, lat: a.lat, rounds: a.rounds, rate: a.lat.length / (Number(a.ns) / 1e9) };
+  });
+  return { runs, gc: { sender: await gc.stop() } };
 }
 
 // ---------------------------------------------------------------- roles ---
@@ -122,8 +176,13 @@ async function roleAgnSub(data = TS_DATA, ack = TS_ACK) {
   let ackPub;
   // After END: ack it and stay, so the publisher reads that ack (leaving
   // would withdraw it); the driver ends us once the publisher has exited.
-  process.once('SIGTERM', () => { node.close(); process.exit(0); });
-  node.subscribe(data, { depth: 64 }, (msg) => {
+  const gc = gcCounter();
+  process.once('SIGTERM', async () => {
+    node.close();
+    fs.writeSync(1, `gc ${await gc.stop()}\n`);
+    process.exit(0);
+  });
+  node.subscribe(data, { depth: 64, ...spinOption() }, (msg) => {
     const [seq, lat] = latencyOf(msg.data);
     const loan = ackPub.loan(16);
     const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
@@ -146,7 +205,7 @@ async function roleAgnPub(spec, data = TS_DATA, ack = TS_ACK, go = false) {
   const { join } = await import(path.join(ROOT, 'dist/index.js'));
   const node = join({ poolSize: '256M' });
   const box = ackBox();
-  node.subscribe(ack, { depth: 64, transientLocal: !go }, (msg) => {
+  node.subscribe(ack, { depth: 64, transientLocal: !go, ...spinOption() }, (msg) => {
     const dv = new DataView(msg.data.buffer, msg.data.byteOffset, 16);
     box.put(dv.getBigUint64(0, true), Number(dv.getBigUint64(8, true)));
   });
@@ -173,6 +232,7 @@ async function roleAgnPub(spec, data = TS_DATA, ack = TS_ACK, go = false) {
 }
 
 function roleUdsPeer(sock) {
+  const gc = gcCounter();
   const s = net.connect(sock);
   let chunks = [], total = 0, need = -1;
   s.on('data', (d) => {
@@ -194,7 +254,15 @@ function roleUdsPeer(sock) {
       chunks = rest.length ? [rest] : [];
       total = rest.length;
       need = -1;
-      if (seq === END) { s.end(); return; }
+      if (seq === END) {	// ack END with the GC count
+        void gc.stop().then((n) => {
+          const fin = Buffer.allocUnsafe(16);
+          fin.writeBigUInt64LE(END, 0);
+          fin.writeBigUInt64LE(BigInt(n), 8);
+          s.end(fin);
+        });
+        return;
+      }
       const ack = Buffer.allocUnsafe(16);
       ack.writeBigUInt64LE(seq, 0);
       ack.writeBigUInt64LE(BigInt(lat), 8);
@@ -204,18 +272,20 @@ function roleUdsPeer(sock) {
 }
 
 function roleCpPeer() {
+  const gc = gcCounter();
   process.on('message', (m) => {
     const u8 = m instanceof Uint8Array ? m : new Uint8Array(m);
     const [seq, lat] = latencyOf(u8);
-    if (seq === END) { process.disconnect(); return; }
+    if (seq === END) { void gc.stop().then((n) => process.send([END, n], () => process.disconnect())); return; }
     process.send([seq, lat]);
   });
 }
 
 function roleWorker() {
+  const gc = gcCounter();
   parentPort.on('message', (u8) => {
     const [seq, lat] = latencyOf(u8);
-    if (seq === END) { parentPort.close(); return; }
+    if (seq === END) { void gc.stop().then((n) => { parentPort.postMessage([END, n]); parentPort.close(); }); return; }
     parentPort.postMessage([seq, lat]);
   });
 }
@@ -223,8 +293,8 @@ function roleWorker() {
 // -------------------------------------------------------------- drivers ---
 
 /** Starts a process, resolves once it printed "ready". Lines after go to onLine. */
-function startReady(cmd, args, onLine) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+function startReady(cmd, args, onLine, env = process.env) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   const rl = createInterface({ input: child.stdout });
   const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
   return new Promise((resolve, reject) => {
@@ -237,8 +307,8 @@ function startReady(cmd, args, onLine) {
   });
 }
 
-function runCollect(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+function runCollect(cmd, args, env = process.env) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   return new Promise((resolve, reject) => child.on('exit', (code) => {
@@ -246,30 +316,48 @@ function runCollect(cmd, args) {
   }));
 }
 
-async function benchTs(sizes, spec) {
-  const sub = await startReady(process.execPath, [SELF, '--role', 'agn-sub']);
-  const out = await runCollect(process.execPath, [SELF, '--role', 'agn-pub', spec]);
+async function benchTs(sizes, spec, spinUs = 0) {
+  let receiverGc = null;
+  const env = spinUs ? { ...process.env, AGNOCAST_BENCH_SPIN_US: String(spinUs) } : process.env;
+  const sub = await startReady(process.execPath, [SELF, '--role', 'agn-sub'], (line) => {
+    const m = /^gc (\d+)$/.exec(line);
+    if (m) receiverGc = Number(m[1]);
+  }, env);
+  const out = await runCollect(process.execPath, [SELF, '--role', 'agn-pub', spec], env);
   sub.child.kill('SIGTERM');
   await sub.exited;
-  return JSON.parse(out.trim().split('\n').pop());
+  const r = JSON.parse(out.trim().split('\n').pop());
+  r.gc.receiver = receiverGc;
+  return r;
 }
 
+/**
+ * The same rounds as lockstep(), as blocks of cbench's SIZE:COUNT list
+ * (each block one uncounted message more; cbench warms nothing else up: C).
+ */
 async function benchC(sizes, spec, cbench) {
-  const sub = await startReady(cbench, ['sub']);
-  const out = await runCollect(cbench, ['pub', sizes.map((s) => `${s.size}:${s.count + 1}`).join(',')]);
-  await sub.exited;
-  const lat = new Map(), rate = new Map(), seen = new Map();
-  for (const line of out.trim().split('\n')) {
-    const f = line.split(' ');
-    if (f[0] === 'rate') { rate.set(Number(f[1]), Number(f[2])); continue; }
-    const size = Number(f[0]);
-    const n = (seen.get(size) ?? 0) + 1;
-    seen.set(size, n);
-    if (n === 1) continue;	// warm-up
-    if (!lat.has(size)) lat.set(size, []);
-    lat.get(size).push(Number(f[1]));
+  const blocks = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const { size, count } of roundOrder(sizes, r)) blocks.push({ size, n: perRound(count, r) + 1 });
   }
-  return sizes.map(({ size }) => ({ size, lat: lat.get(size) ?? [], rate: rate.get(size) ?? 0 }));
+  const sub = await startReady(cbench, ['sub']);
+  const out = await runCollect(cbench, ['pub', blocks.map((b) => `${b.size}:${b.n}`).join(',')]);
+  await sub.exited;
+  const acc = new Map(sizes.map(({ size }) => [size, { lat: [], rounds: [], secs: 0 }]));
+  const lines = out.trim().split('\n');
+  let at = 0;
+  for (const { size, n } of blocks) {
+    const a = acc.get(size);
+    const lat = lines.slice(at + 1, at + n).map((l) => Number(l.split(' ')[1]));	// the first is uncounted
+    const rate = lines[at + n].split(' ');
+    if (rate[0] !== 'rate' || Number(rate[1]) !== size) throw new Error(`cbench: unexpected line ${lines[at + n]}`);
+    at += n + 1;
+    a.lat.push(...lat);
+    a.rounds.push(median(lat));
+    a.secs += n / Number(rate[2]);
+  }
+  return { runs: sizes.map(({ size }) => { const a = acc.get(size); return { size, lat: a.lat, rounds: a.rounds, rate: a.lat.length / a.secs }; }),
+    gc: { sender: 0, receiver: 0 } };
 }
 
 const filled = (size) => new Uint8Array(size).fill(0x5a);
@@ -301,6 +389,7 @@ async function benchUds(sizes) {
   };
   const results = await lockstep(sizes, filled, (u8, seq) => { send(u8, seq); return box.wait(seq); });
   send(filled(16), END);
+  results.gc.receiver = await box.wait(END);
   await exited;
   s.destroy();
   server.close();
@@ -321,6 +410,7 @@ async function benchCp(sizes) {
   const end = filled(16);
   stamp(end, END);
   child.send(end);
+  results.gc.receiver = await box.wait(END);
   await exited;
   return results;
 }
@@ -338,6 +428,7 @@ async function benchWorker(sizes) {
   const end = filled(16);
   stamp(end, END);
   w.postMessage(end);
+  results.gc.receiver = await box.wait(END);
   await exited;
   return results;
 }
@@ -349,9 +440,10 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 function summarize(runs) {
-  return runs.map(({ size, lat, rate }) => {
+  return runs.map(({ size, lat, rounds, rate }) => {
     const s = [...lat].sort((a, b) => a - b);
-    return { size, count: s.length, p50_us: pct(s, 50) / 1e3, p99_us: pct(s, 99) / 1e3, msgs_per_s: rate };
+    return { size, count: s.length, p50_us: pct(s, 50) / 1e3, p99_us: pct(s, 99) / 1e3,
+      round_p50_min_us: Math.min(...rounds) / 1e3, round_p50_max_us: Math.max(...rounds) / 1e3, msgs_per_s: rate };
   });
 }
 
@@ -375,7 +467,7 @@ function svgPlot(transports, labels) {
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   o.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`);
-  o.push(`<text x="${(L + W - R) / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">One-way latency p50 vs message size (lock-step)</text>`);
+  o.push(`<text x="${(L + W - R) / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">One-way latency p50 vs message size (lock-step; bars: lowest to highest round p50)</text>`);
   // y grid: decades
   for (let d = y0; d <= y1; d++) {
     const y = py(10 ** d);
@@ -396,6 +488,11 @@ function svgPlot(transports, labels) {
     const c = colors[i % colors.length];
     const d = rows.map((r, j) => `${j ? 'L' : 'M'}${px(r.size).toFixed(1)} ${py(r.p50_us).toFixed(1)}`).join(' ');
     if (rows.length) o.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="2"/>`);
+    // The spread: lowest to highest round p50, with caps.
+    for (const r of rows.filter((q) => q.round_p50_min_us > 0 && q.round_p50_max_us > 0)) {
+      const x = px(r.size), lo = py(r.round_p50_min_us), hi = py(r.round_p50_max_us);
+      o.push(`<path d="M${x.toFixed(1)} ${lo.toFixed(1)} V${hi.toFixed(1)} M${(x - 4).toFixed(1)} ${lo.toFixed(1)} h8 M${(x - 4).toFixed(1)} ${hi.toFixed(1)} h8" stroke="${c}" stroke-width="1"/>`);
+    }
     for (const r of rows) o.push(`<circle cx="${px(r.size).toFixed(1)}" cy="${py(r.p50_us).toFixed(1)}" r="3" fill="${c}"/>`);
     const ly = T + 10 + i * 22;
     o.push(`<line x1="${W - R + 15}" y1="${ly}" x2="${W - R + 40}" y2="${ly}" stroke="${c}" stroke-width="2"/>`);
@@ -408,10 +505,10 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,c,uds,cp,worker,nats,bridge,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
+    only: 'ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
-    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH]`);
+    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH]`);
     opt[k] = args[i + 1];
   }
   if (opt.replot) {	// --replot bench.json: redraw DIR/bench.svg from saved results
@@ -421,11 +518,11 @@ async function main() {
   }
   const sizes = parseSizes(opt.sizes);
   const only = new Set(opt.only.split(','));
-  const labels = { ts: 'agnocast TS→TS', c: 'agnocast C→C', uds: 'Unix socket (net)',
+  const labels = { ts: 'agnocast TS→TS', 'ts-spin': `agnocast TS→TS, spin ${SPIN_US} µs`, c: 'agnocast C→C', uds: 'Unix socket (net)',
     cp: 'child_process IPC (advanced)', worker: 'worker_threads postMessage',
     nats: 'plain NATS client→client', bridge: 'agnocast→bridge→NATS→bridge→agnocast' };
   const runners = {
-    ts: () => benchTs(sizes, opt.sizes.split(',').map((t) => { const [s, c] = t.split(':'); return `${s}:${c}`; }).join(',')),
+    ts: null, 'ts-spin': null,	// below
     c: () => benchC(sizes, opt.sizes, opt.cbench),
     uds: () => benchUds(sizes), cp: () => benchCp(sizes), worker: () => benchWorker(sizes),
     nats: () => benchNats({ self: SELF, sizes, lockstep, filled, stamp, ackBox, startReady }),
@@ -433,13 +530,16 @@ async function main() {
   };
   // TS pub parses sizes itself (K/M suffixes ok); give it the numeric form.
   runners.ts = () => benchTs(sizes, sizes.map((s) => `${s.size}:${s.count}`).join(','));
-  const results = {};
+  runners['ts-spin'] = () => benchTs(sizes, sizes.map((s) => `${s.size}:${s.count}`).join(','), SPIN_US);
+  const results = {}, gcs = {};
   for (const k of Object.keys(runners)) {
     if (!only.has(k)) continue;
     const t0 = Date.now();
     process.stderr.write(`bench: ${labels[k]} ... `);
     try {
-      results[k] = summarize(await runners[k]());
+      const { runs, gc } = await runners[k]();
+      results[k] = summarize(runs);
+      gcs[k] = gc;
       process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (e) {
       process.stderr.write(`FAILED: ${e.message}\n`);
@@ -450,15 +550,17 @@ async function main() {
   const keys = Object.keys(results);
   const get = (k, size) => results[k]?.find((r) => r.size === size);
   console.log(`\nagnocast bench: kernel ${os.release()}, node ${process.version}, ${os.cpus().length} CPU(s)` +
-    ` (${os.cpus()[0]?.model ?? '?'}); lock-step, latency in µs`);
-  const head = ['size', ...keys.map((k) => `${labels[k]} p50 / p99 / msg/s`)];
+    ` (${os.cpus()[0]?.model ?? '?'}); lock-step, ${ROUNDS} interleaved rounds, latency in µs`);
+  const head = ['size', ...keys.map((k) => `${labels[k]} p50 (round p50 min–max) / p99 / msg/s`)];
   const rows = sizes.map(({ size }) => [fmtSize(size), ...keys.map((k) => {
     const r = get(k, size);
-    return r ? `${fmtUs(r.p50_us)} / ${fmtUs(r.p99_us)} / ${fmtRate(r.msgs_per_s)}` : '-';
+    return r ? `${fmtUs(r.p50_us)} (${fmtUs(r.round_p50_min_us)}–${fmtUs(r.round_p50_max_us)}) / ${fmtUs(r.p99_us)} / ${fmtRate(r.msgs_per_s)}` : '-';
   })]);
   const table = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
   for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+  console.log('\ngarbage collections (sender during the rounds / receiver over its run; C: none):');
+  for (const k of keys) console.log(`  ${labels[k]}: ${gcs[k]?.sender ?? '-'} / ${gcs[k]?.receiver ?? '-'}`);
 
   const ratios = [];
   if (results.ts) {
@@ -477,27 +579,46 @@ async function main() {
     for (const r of t2) console.log(r.map((c, i) => c.padEnd(w2[i])).join('  '));
   }
 
-  // The issue's targets, as figures.
+  // The targets (issue 13), as figures.
   const targets = {};
-  const ts64 = get('ts', 64), tsBig = get('ts', 64 * 1024 ** 2), ts1M = get('ts', 1024 ** 2);
+  const ts64 = get('ts', 64), ts1M = get('ts', 1024 ** 2);
+  const mark = (ok) => (ok ? 'MET' : 'NOT MET');
   console.log('\ntargets (figures only, nothing fails):');
-  if (ts64 && tsBig) {
-    const x = tsBig.p50_us / ts64.p50_us;
-    targets.ts_64MiB_over_64B = { value: x, target: '<= 1.3', met: x <= 1.3 };
-    console.log(`  TS→TS p50 at 64 MiB ÷ at 64 B = ${fmtUs(tsBig.p50_us)} ÷ ${fmtUs(ts64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1.3): ${x <= 1.3 ? 'MET' : 'NOT MET'}`);
+  const both = sizes.filter(({ size }) => get('ts', size) && get('c', size));
+  if (both.length) {
+    const worst = Math.max(...both.map(({ size }) => get('ts', size).p50_us / get('c', size).p50_us));
+    targets.ts_over_c_p50_worst = { value: worst, target: '<= 2', met: worst <= 2 };
+    console.log(`  TS→TS p50 ÷ C→C p50, worst size: ${worst.toFixed(2)} (` +
+      both.map(({ size }) => `${fmtSize(size)} ${(get('ts', size).p50_us / get('c', size).p50_us).toFixed(1)}`).join(', ') +
+      `) (target ≤ 2 at every size): ${mark(worst <= 2)}`);
+  }
+  const spinBoth = sizes.filter(({ size }) => get('ts-spin', size) && get('c', size));
+  if (spinBoth.length) {
+    const worst = Math.max(...spinBoth.map(({ size }) => get('ts-spin', size).p50_us / get('c', size).p50_us));
+    targets.ts_spin_over_c_p50_worst = { value: worst, target: '<= 2', met: worst <= 2 };
+    console.log(`  with spin (both ends busy-poll ${SPIN_US} µs), TS→TS p50 ÷ C→C p50, worst size: ${worst.toFixed(2)} (` +
+      spinBoth.map(({ size }) => `${fmtSize(size)} ${(get('ts-spin', size).p50_us / get('c', size).p50_us).toFixed(1)}`).join(', ') +
+      `) (target ≤ 2): ${mark(worst <= 2)}`);
+  }
+  const tsRows = sizes.map(({ size }) => get('ts', size)).filter(Boolean);
+  if (tsRows.length > 1) {
+    const ps = tsRows.map((r) => r.p50_us);
+    const x = Math.max(...ps) / Math.min(...ps);
+    targets.ts_p50_across_sizes = { value: x, target: '<= 1.5', met: x <= 1.5 };
+    console.log(`  TS→TS p50 highest ÷ lowest across sizes = ${fmtUs(Math.max(...ps))} ÷ ${fmtUs(Math.min(...ps))} µs = ${x.toFixed(2)} (target ≤ 1.5): ${mark(x <= 1.5)}`);
   }
   const copying = ['uds', 'cp', 'worker'].filter((k) => get(k, 1024 ** 2));
   if (ts1M && copying.length) {
     const best = copying.reduce((a, b) => (get(a, 1024 ** 2).p50_us <= get(b, 1024 ** 2).p50_us ? a : b));
     const x = get(best, 1024 ** 2).p50_us / ts1M.p50_us;
     targets.ts_vs_best_copying_1MiB = { value: x, peer: best, target: '>= 20', met: x >= 20 };
-    console.log(`  at 1 MiB, best copying peer (${labels[best]}) p50 ÷ TS→TS p50 = ${fmtUs(get(best, 1024 ** 2).p50_us)} ÷ ${fmtUs(ts1M.p50_us)} µs = ${x.toFixed(1)}x (target ≥ 20x): ${x >= 20 ? 'MET' : 'NOT MET'}`);
+    console.log(`  at 1 MiB, best copying peer (${labels[best]}) p50 ÷ TS→TS p50 = ${fmtUs(get(best, 1024 ** 2).p50_us)} ÷ ${fmtUs(ts1M.p50_us)} µs = ${x.toFixed(1)}x (target ≥ 20x): ${mark(x >= 20)}`);
   }
-  const uds64 = get('uds', 64);
-  if (ts64 && uds64) {
-    const x = ts64.p50_us / uds64.p50_us;
-    targets.ts_vs_uds_64B = { value: x, target: '<= 1.0', met: x <= 1 };
-    console.log(`  at 64 B, TS→TS p50 ÷ Unix socket p50 = ${fmtUs(ts64.p50_us)} ÷ ${fmtUs(uds64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1, no slower): ${x <= 1 ? 'MET' : 'NOT MET'}`);
+  const worker64 = get('worker', 64);
+  if (ts64 && worker64) {
+    const x = ts64.p50_us / worker64.p50_us;
+    targets.ts_vs_worker_64B = { value: x, target: '<= 1.0', met: x <= 1 };
+    console.log(`  at 64 B, TS→TS p50 ÷ worker_threads postMessage p50 = ${fmtUs(ts64.p50_us)} ÷ ${fmtUs(worker64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1, no slower): ${mark(x <= 1)}`);
   }
 
   const big = sizes.filter(({ size }) => size >= 1024 ** 2 && get('bridge', size) && get('nats', size));
@@ -519,6 +640,12 @@ async function main() {
       fanout = await benchFanout();
       process.stderr.write('done\n');
       printFanout(fanout, fmtUs);
+      const f8 = fanout?.latency?.find?.((r) => r.subscribers === 8);
+      if (f8 && ts64) {
+        const x = f8.p50_us / ts64.p50_us;
+        targets.fanout8_over_single = { value: x, target: '<= 2', met: x <= 2 };
+        console.log(`  fan-out 1 → 8, last subscriber p50 ÷ TS→TS p50 at 64 B (one subscriber) = ${fmtUs(f8.p50_us)} ÷ ${fmtUs(ts64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 2): ${mark(x <= 2)}`);
+      }
     } catch (e) {
       process.stderr.write(`FAILED: ${e.message}\n`);
       process.exitCode = 1;
@@ -527,7 +654,7 @@ async function main() {
 
   fs.mkdirSync(opt.out, { recursive: true });
   const json = { fanout, date: new Date().toISOString(), kernel: os.release(), node: process.version,
-    cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, method: 'lock-step; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
+    cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, rounds: ROUNDS, gc: gcs, method: 'lock-step, interleaved rounds; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
   fs.writeFileSync(path.join(opt.out, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   fs.writeFileSync(path.join(opt.out, 'bench.svg'), svgPlot(results, labels));
   console.log(`\nwrote ${path.join(opt.out, 'bench.json')} and ${path.join(opt.out, 'bench.svg')}`);

@@ -117,9 +117,9 @@ const commands = {
     subscriptions.set(topic, s);
     return s.id;
   },
-  subscribe: ({ topic, depth, transientLocal, hold }) => {
+  subscribe: ({ topic, depth, transientLocal, hold, spin }) => {
     box(topic);
-    const s = node.subscribe(topic, { depth, transientLocal }, (msg) => record(topic, msg, hold));
+    const s = node.subscribe(topic, { depth, transientLocal, spin }, (msg) => record(topic, msg, hold));
     subscriptions.set(topic, s);
     return s.id;
   },
@@ -169,8 +169,8 @@ const commands = {
   },
   // ---- issue 9: polling, iteration, backpressure, reliable, events -------
   /** A subscription without a callback (iterate or poll it). */
-  subscribePlain: ({ topic, depth, transientLocal, reliable }) => {
-    const s = node.subscribe(topic, { depth, transientLocal, reliable });
+  subscribePlain: ({ topic, depth, transientLocal, reliable, spin }) => {
+    const s = node.subscribe(topic, { depth, transientLocal, reliable, spin });
     s.on('error', (e) => box(topic).errors.push(e.message));
     subscriptions.set(topic, s);
     return s.id;

@@ -47,6 +47,19 @@ describe('delivery modes', () => {
     expect(await again).toEqual(['6']);
   });
 
+  it('spin: a busy-polling callback subscription gets every message in order, found by the spin or the descriptor, and holds none', async () => {
+    const [a, b] = [await actor(), await actor()];
+    await a.call('publisher', { topic: '/svc/spin' });
+    await b.call('subscribe', { topic: '/svc/spin', depth: 16, spin: 5000 });
+    // One at a time (each call a round trip): some land while b spins, the first after it slept.
+    for (const t of texts(1, 6)) await a.call('publishAll', { topic: '/svc/spin', texts: [t] });
+    const got = await b.call<{ text: string }[]>('messages', { topic: '/svc/spin', count: 6 });
+    expect(got.map((m) => m.text)).toEqual(texts(1, 6));
+    expect(await b.call('stats', { topic: '/svc/spin' })).toEqual({ received: 6, dropped: 0, held: 0 });
+    await expect(b.call('subscribePlain', { topic: '/svc/spin2', spin: 100 })).rejects.toMatchObject({ code: 'AGNOCAST_INVALID_ARGUMENT' });
+    await expect(b.call('subscribe', { topic: '/svc/spin3', spin: -1 })).rejects.toMatchObject({ code: 'AGNOCAST_INVALID_ARGUMENT' });
+  });
+
   it('a callback subscription refuses take(), receive() and iteration with InvalidStateError', async () => {
     const b = await actor();
     await b.call('subscribe', { topic: '/svc/cb' });

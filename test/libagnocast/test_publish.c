@@ -51,6 +51,40 @@ TEST(publish_receive_release_reclaim_in_one_process)
 	LIB_OK(agnocast_leave());	/* unlinks the discovery queue */
 }
 
+/* receive_release: the releases and the next receive in one RECEIVE. */
+TEST(receive_release_in_one_call)
+{
+	struct agnocast_publisher *pub;
+	struct agnocast_subscriber *sub;
+	struct agnocast_entry e[2], f[2];
+
+	LT_JOIN(2 * UNIT, 0);
+	LIB_OK(agnocast_subscriber_create("/lt/pub/relrecv", QOS(4, 0), &sub));
+	LIB_OK(agnocast_publisher_create("/lt/pub/relrecv", QOS(1, 0), &pub));
+	LIB_OK(agnocast_publish(pub, LT_TEXT("one"), 4, NULL));
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, NULL, 0, e, 2)), 1);
+	CHECK(e[0].seq == 1 && !strcmp(agnocast_entry_data(&e[0]), "one"));
+	/* "one" leaves the history but is held; released by the call that receives "two". */
+	LIB_OK(agnocast_publish(pub, LT_TEXT("two"), 4, NULL));
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 0);
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, &e[0], 1, f, 2)), 1);
+	CHECK(f[0].seq == 2 && !strcmp(agnocast_entry_data(&f[0]), "two"));
+	CHECK_EQ(LIB_OK(agnocast_reclaim()), 1);
+	LIB_ERR(agnocast_release(sub, &e[0]), ENOENT, "AGNOCAST_RELEASE_CMD");
+	/* Nothing new: 0, and the release stands. */
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, &f[0], 1, e, 2)), 0);
+	LIB_ERR(agnocast_release(sub, &f[0]), ENOENT, "AGNOCAST_RELEASE_CMD");
+	/* cap 0: only releases. */
+	LIB_OK(agnocast_publish(pub, LT_TEXT("three"), 6, NULL));
+	CHECK_EQ(LIB_OK(agnocast_receive(sub, e, 2)), 1);
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, e, 1, NULL, 0)), 0);
+	LIB_ERR(agnocast_release(sub, &e[0]), ENOENT, "AGNOCAST_RELEASE_CMD");
+	CHECK_EQ(LIB_OK(agnocast_receive_release(sub, NULL, 0, NULL, 0)), 0);
+	LIB_OK(agnocast_publisher_destroy(pub));
+	LIB_OK(agnocast_subscriber_destroy(sub));
+	LIB_OK(agnocast_leave());
+}
+
 TEST(publisher_errors)
 {
 	struct agnocast_publisher *pub;
