@@ -28,8 +28,8 @@ const USAGE = `usage: agnocast <command>
                          /dev/agnocast to the group agnocast, load it  [--no-dkms] [--group G] [--mode 0666]
   module uninstall       (root) undo all of module install
   module status          what of it is in place
-  topic list             topics in this IPC namespace, one a line, with their counts
-                         [--names: names only] [--all: with the library's own /_agnocast/ topics]
+  topic list             topic names in this IPC namespace, one a line
+                         [-v, --verbose: with their counts] [--json] [--all: with the library's own /_agnocast/ topics]
   topic info <topic>     publishers, subscribers and live entries of a topic
   topic echo <topic>     print messages as they arrive, transient-local history first
                          [--count N] [--once] [--bytes N] [--json]
@@ -272,6 +272,7 @@ async function main(argv: string[]): Promise<number> {
         window: { type: 'string', default: '100' },
         age: { type: 'string' },
         json: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
         names: { type: 'boolean' },
         all: { type: 'boolean' },
         rate: { type: 'string', default: '1' },
@@ -321,13 +322,15 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'topic' && sub === 'list') {
     const s = readStatus();
     if (!values.all) s.topics = s.topics.filter((t) => !t.name.startsWith(INTERNAL_PREFIX));
-    if (values.names) {
-      for (const t of s.topics) console.log(t.name);
-    } else if (values.json) {
+    // Names only, one a line, by default (like `ros2 topic list`); --names
+    // says so explicitly and wins over --verbose.
+    if (values.json) {
       console.log(JSON.stringify(s.topics.map((t) => ({ name: t.name, publishers: t.publishers.length,
         subscribers: t.subscribers.length, entries: t.nrEntries, lastSeq: String(t.lastSeq) }))));
-    } else {
+    } else if (values.verbose && !values.names) {
       console.log(formatTopics(s));
+    } else {
+      for (const t of s.topics) console.log(t.name);
     }
     return 0;
   }
