@@ -142,6 +142,20 @@ static int hold_all(struct agnocast_subscriber *sub, struct agnocast_entry *e, u
 	return r;
 }
 
+/* A RECEIVE's outcome: r from the ioctl, nr entries in e (at most cap) held. */
+static int received(struct agnocast_subscriber *sub, int r, uint32_t nr,
+		    struct agnocast_entry *e, uint32_t cap)
+{
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return lib_ioctl_fail(-r, "AGNOCAST_RECEIVE_CMD", sub->ep.topic);
+	if (nr > cap)
+		nr = cap;
+	r = hold_all(sub, e, nr);
+	return r ? r : (int)nr;
+}
+
 int lib_receive(struct agnocast_subscriber *sub, struct agnocast_entry *e, uint32_t cap)
 {
 	struct agnocast_receive_args a = { .subscriber_id = sub->ep.id, .entries_cap = cap,
@@ -151,14 +165,7 @@ int lib_receive(struct agnocast_subscriber *sub, struct agnocast_entry *e, uint3
 	if (r)
 		return r;
 	r = lib_ioctl(AGNOCAST_RECEIVE_CMD, &a);
-	if (r == -EAGAIN)
-		return 0;
-	if (r < 0)
-		return lib_ioctl_fail(-r, "AGNOCAST_RECEIVE_CMD", sub->ep.topic);
-	if (a.nr_entries > cap)
-		a.nr_entries = cap;
-	r = hold_all(sub, e, a.nr_entries);
-	return r ? r : (int)a.nr_entries;
+	return received(sub, r, a.nr_entries, e, cap);
 }
 
 /*
@@ -192,14 +199,7 @@ int lib_receive_release(struct agnocast_subscriber *sub, const struct agnocast_e
 	if (r != -EINVAL)
 		for (i = 0; i < nrel; i++)
 			peers_unhold(sub, rel[i].addr);
-	if (r == -EAGAIN || (r == 0 && cap == 0))
-		return 0;
-	if (r < 0)
-		return lib_ioctl_fail(-r, "AGNOCAST_RECEIVE_CMD", sub->ep.topic);
-	if (a.nr_entries > cap)
-		a.nr_entries = cap;
-	r = hold_all(sub, e, a.nr_entries);
-	return r ? r : (int)a.nr_entries;
+	return received(sub, r, a.nr_entries, e, cap);
 }
 
 int lib_take(struct agnocast_subscriber *sub, struct agnocast_entry *e)
