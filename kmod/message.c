@@ -509,49 +509,23 @@ static int agnocast_deliver(struct agnocast_sub *sub, unsigned int cap,
 }
 
 /*
- * The copy-out of a delivery succeeded: its entries leave the reliable
- * subscriber's queue (held or already released by a sibling thread: the
- * cursor is past them either way). topic->lock held.
+ * Settle a delivery's entries out[0..n) (by seq: both lists are sorted)
+ * that are still on the topic. After a failed copy-out (failed) their
+ * references are given back; still queued, an entry stays on the topic
+ * through that. They leave a reliable subscriber's queue unless keep_queued
+ * (a failed delivery whose cursor went back: they are due again).
+ * topic->lock held.
  */
-static void agnocast_delivered(struct agnocast_sub *sub,
-			       const struct agnocast_entry *out, unsigned int n)
-{
-	struct agnocast_msg *entry, *tmp;
-	u64 bit = BIT_ULL(sub->slot);
-	unsigned int i = 0;
-
-	if (!sub->linked)
-		return;
-	list_for_each_entry_safe(entry, tmp, &sub->topic->entries, topic_node) {
-		while (i < n && out[i].seq < entry->seq)
-			i++;
-		if (i == n)
-			break;
-		if (out[i].seq == entry->seq && (entry->queued & bit))
-			agnocast_queue_del(sub, entry);
-	}
-}
-
-/*
- * The copy-out of a delivery failed: give back the references of the
- * entries still there and still held (by seq: both lists are sorted), and
- * the cursor if nothing moved it since. A reliable subscriber's queue still
- * has those entries; if the cursor moved on past them they leave it, as
- * they will not be delivered again. topic->lock held.
- */
-static void agnocast_undeliver(struct agnocast_sub *sub,
-			       const struct agnocast_entry *out, unsigned int n,
-			       u64 old, u64 new)
+static void agnocast_settle(struct agnocast_sub *sub,
+			    const struct agnocast_entry *out, unsigned int n,
+			    bool failed, bool keep_queued)
 {
 	struct agnocast_topic *topic = sub->topic;
-	bool back = sub->cursor == new;
 	struct agnocast_msg *entry, *tmp;
 	u64 bit = BIT_ULL(sub->slot);
 	unsigned int i = 0;
 	bool queued;
 
-	if (!sub->linked)
-		return;
 	list_for_each_entry_safe(entry, tmp, &topic->entries, topic_node) {
 		while (i < n && out[i].seq < entry->seq)
 			i++;
@@ -559,13 +533,42 @@ static void agnocast_undeliver(struct agnocast_sub *sub,
 			break;
 		if (out[i].seq != entry->seq)
 			continue;
-		/* Still queued, it stays on the topic through the unhold. */
 		queued = entry->queued & bit;
-		if (entry->holders & bit)
+		if (failed && (entry->holders & bit))
 			agnocast_entry_unhold(topic, sub, entry);
-		if (queued && !back)
+		if (queued && !keep_queued)
 			agnocast_queue_del(sub, entry);
 	}
+}
+
+/*
+ * The copy-out of a delivery succeeded: its entries leave the reliable
+ * subscriber's queue (held or already released by a sibling thread: the
+ * cursor is past them either way). topic->lock held.
+ */
+static void agnocast_delivered(struct agnocast_sub *sub,
+			       const struct agnocast_entry *out, unsigned int n)
+{
+	if (sub->linked)
+		agnocast_settle(sub, out, n, false, false);
+}
+
+/*
+ * The copy-out of a delivery failed: give back the references of the
+ * entries still there and still held, and the cursor if nothing moved it
+ * since. A reliable subscriber's queue still has those entries; if the
+ * cursor moved on past them they leave it, as they will not be delivered
+ * again. topic->lock held.
+ */
+static void agnocast_undeliver(struct agnocast_sub *sub,
+			       const struct agnocast_entry *out, unsigned int n,
+			       u64 old, u64 new)
+{
+	bool back = sub->cursor == new;
+
+	if (!sub->linked)
+		return;
+	agnocast_settle(sub, out, n, true, back);
 	if (back)
 		sub->cursor = old;
 	agnocast_sub_set_pending(sub, agnocast_sub_pending(sub));
