@@ -421,20 +421,32 @@ TEST(range_not_pinned_by_held_entries)
 	REAP_OK(d.pid);
 }
 
+/*
+ * As another user: join, map the pool of the pid the test sends, say
+ * "mapped". Returns that pid.
+ */
+static pid_t map_as_nobody(int sock, int dev, struct agnocast_pool_info *info)
+{
+	struct ag_pool pool;
+	pid_t owner;
+
+	RECV(sock, owner);
+	CHECK_OK(setresuid(65534, 65534, 65534));
+	JOIN(dev, UNIT, 0, &pool);
+	MAP_PEER(dev, owner, info);
+	TELL(sock, "mapped");
+	return owner;
+}
+
 /* Maps a pool as another user; "unmap" undoes it after the owner's end. */
 static void foreign_mapper(int sock, void *arg)
 {
 	struct agnocast_pool_info info;
-	struct ag_pool pool;
-	pid_t owner;
 	int dev = AG_OPEN();
+	pid_t owner;
 
 	(void)arg;
-	RECV(sock, owner);
-	CHECK_OK(setresuid(65534, 65534, 65534));
-	JOIN(dev, UNIT, 0, &pool);
-	MAP_PEER(dev, owner, &info);
-	TELL(sock, "mapped");
+	owner = map_as_nobody(sock, dev, &info);
 	WAIT_FOR(sock, "unmap");
 	/* The declaration outlived the range, and is still the caller's. */
 	CHECK_OK(munmap(u2p(info.addr), info.max));
@@ -496,16 +508,11 @@ static void old_and_new_mapper(int sock, void *arg)
 {
 	struct agnocast_pool_info old, cur;
 	struct agnocast_map_pool_args both;
-	struct ag_pool pool;
-	pid_t owner, next;
 	int dev = AG_OPEN();
+	pid_t next;
 
 	(void)arg;
-	RECV(sock, owner);
-	CHECK_OK(setresuid(65534, 65534, 65534));
-	JOIN(dev, UNIT, 0, &pool);
-	MAP_PEER(dev, owner, &old);
-	TELL(sock, "mapped");
+	map_as_nobody(sock, dev, &old);
 	RECV(sock, next);
 	CHECK_OK(map_pool_raw(dev, next, &cur));
 	CHECK_EQ(cur.addr, old.addr);
