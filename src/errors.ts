@@ -3,6 +3,7 @@
  * Every error the library throws is an AgnocastError with a stable `code`,
  * and a message that says what happened and what to do about it.
  */
+import type { EventEmitter } from 'node:events';
 
 export type AgnocastErrorCode =
   | 'AGNOCAST_MODULE_NOT_LOADED'
@@ -200,3 +201,19 @@ export function translate(e: unknown, doing: string): AgnocastError {
       return new AgnocastError('AGNOCAST_SYSTEM', `${doing}: ${e.message}${where}`, e);
   }
 }
+
+/**
+ * A failure of the library's own asynchronous work on an endpoint (what
+ * says which, e.g. "subscription on /topic"): the endpoint's 'error' event
+ * if anyone listens, else a process warning. Never an uncaught exception.
+ */
+export function reportAsync(emitter: EventEmitter, error: unknown, what: string): void {
+  if (emitter.listenerCount('error') > 0) {
+    emitter.emit('error', error);
+    return;
+  }
+  const e = error instanceof Error ? error : new Error(String(error));
+  process.emitWarning(e.message, { type: e.name || 'Error', code: (e as { code?: string }).code,
+    detail: `${what} (add an 'error' listener to handle it)` });
+}
+

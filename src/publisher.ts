@@ -3,10 +3,11 @@
 import { keepInPlace } from './untransferable.js';
 import { EventEmitter } from 'node:events';
 import {
-  AgnocastError, ClosedError, DetachedError, InvalidArgumentError, translate, WouldBlockError,
+  AgnocastError, ClosedError, DetachedError, InvalidArgumentError, reportAsync, translate, WouldBlockError,
 } from './errors.js';
 import { type NativeBinding, POLL_OUT, POLL_PRI } from './native.js';
 import type { ResolvedQoS } from './options.js';
+import { PeerCount } from './peers.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
 /** publishAsync(): how long to wait for room in reliable subscribers' queues. */
@@ -104,11 +105,10 @@ export class Publisher extends EventEmitter implements Disposable {
   #watch: number | undefined;
   #events = 0;
   #watchRef = false;
-  #subscribers = 0;
+  /** The topic's subscriptions, in every process. */
+  readonly #subscribers: PeerCount<'subscribers'>;
   /** publishAsync()s waiting for room (POLLOUT). */
   #writers = new Set<() => void>();
-  /** waitForSubscribers()s. */
-  #subscriberWaiters = new Set<() => void>();
   /**
    * Unpublished loans, held weakly: a dropped loan is garbage-collected and
    * its memory goes back to the pool (the addon's finalizer), and close()
@@ -124,6 +124,9 @@ export class Publisher extends EventEmitter implements Disposable {
     this.#host = host;
     this.topic = topic;
     this.qos = qos;
+    this.#subscribers = new PeerCount(this, 'subscribers', topic, `the publisher on ${topic}`, {
+      closed: () => this.#closed, arm: () => this.#arm(), read: () => this.#readSubscribers(),
+    });
     try {
       // The C library tells the processes subscribed to the topic.
       this.id = host.native.addPublisher(topic, qos.depth, qos.transientLocal).id;
@@ -131,9 +134,9 @@ export class Publisher extends EventEmitter implements Disposable {
       throw translate(e, `creating a publisher on ${topic}`);
     }
     try {
-      this.#subscribers = host.native.publisherState(this.id).subscribers;
+      this.#subscribers.init(host.native.publisherState(this.id).subscribers);
     } catch {
-      this.#subscribers = 0;
+      // 0 until read again, by the first wait or 'matched' listener.
     }
     const rearm = () => process.nextTick(() => this.#arm());
     this.on('newListener', rearm);
@@ -249,20 +252,7 @@ export class Publisher extends EventEmitter implements Disposable {
    */
   waitForSubscribers(n = 1, options: WaitOptions = {}): Promise<number> {
     this.#check();
-    return waitFor(`waiting for ${n} subscriber(s) on ${this.topic}`, options, (done, fail) => {
-      const check = () => {
-        if (this.#closed) fail(new ClosedError(`the publisher on ${this.topic}`));
-        else if (this.#subscribers >= n) done(this.#subscribers);
-      };
-      this.#subscriberWaiters.add(check);
-      this.#arm();
-      this.#readSubscribers();
-      check();
-      return () => {
-        this.#subscriberWaiters.delete(check);
-        this.#arm();
-      };
-    });
+    return this.#subscribers.wait(n, options);
   }
 
   #copy(data: ArrayBufferView): Loan {
@@ -280,10 +270,10 @@ export class Publisher extends EventEmitter implements Disposable {
     if (this.#closed) return;
     let events = 0;
     if (this.#writers.size) events |= POLL_OUT;
-    if (this.#subscriberWaiters.size || this.listenerCount('matched') || this.listenerCount('unmatched')) {
+    if (this.#subscribers.waiting || this.listenerCount('matched') || this.listenerCount('unmatched')) {
       events |= POLL_PRI;
     }
-    const ref = this.#writers.size > 0 || this.#subscriberWaiters.size > 0;
+    const ref = this.#writers.size > 0 || this.#subscribers.waiting;
     const native = this.#host.native;
     try {
       if (this.#watch === undefined) {
@@ -316,17 +306,12 @@ export class Publisher extends EventEmitter implements Disposable {
       this.#fail(translate(e, `reading the subscribers of ${this.topic}`));
       return;
     }
-    const before = this.#subscribers;
-    this.#subscribers = now;
-    if (now > before) this.emit('matched', { subscribers: now } satisfies MatchEvent);
-    else if (now < before) this.emit('unmatched', { subscribers: now } satisfies MatchEvent);
-    for (const w of [...this.#subscriberWaiters]) w();
+    this.#subscribers.update(now);
   }
 
   /** 'error' if anyone listens, else a process warning; never uncaught. */
   #fail(error: AgnocastError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(error.message, { type: error.name, code: error.code });
+    reportAsync(this, error, `publisher on ${this.topic}`);
   }
 
   get closed(): boolean {
@@ -362,7 +347,8 @@ export class Publisher extends EventEmitter implements Disposable {
     } catch (e) {
       failures.push(e);
     }
-    for (const w of [...this.#writers, ...this.#subscriberWaiters]) w();
+    for (const w of [...this.#writers]) w();
+    this.#subscribers.wake();
     if (failures.length) throw translate(failures[0], `closing the publisher on ${this.topic}`);
   }
 

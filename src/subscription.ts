@@ -17,12 +17,13 @@
  * Readiness comes from the module's pollable fd, watched by libuv only
  * while a callback or a waiting loop wants it: no thread, no polling loop.
  */
-import { keepInPlace } from './untransferable.js';
 import { EventEmitter } from 'node:events';
-import { ClosedError, InvalidArgumentError, InvalidStateError, translate } from './errors.js';
+import { ClosedError, InvalidArgumentError, InvalidStateError, reportAsync, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
 import { EntryBuffer, type NativeBinding, type NativeEntry, POLL_IN, POLL_PRI } from './native.js';
 import type { QoS, ResolvedQoS } from './options.js';
+import { PeerCount } from './peers.js';
+import { keepInPlace } from './untransferable.js';
 import { waitFor, type WaitOptions } from './wait.js';
 
 export type MessageCallback = (message: Message) => void | Promise<void>;
@@ -126,8 +127,8 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   #received = 0;
   #dropped = 0;
   #lastSeq: bigint | undefined;
-  #publishers = 0;
-  #publisherWaiters = new Set<() => void>();
+  /** The topic's publishers, in every process. */
+  readonly #publishers: PeerCount<'publishers'>;
 
   /** @internal Use node.subscribe(). */
   constructor(host: SubscriptionHost, topic: string, qos: ResolvedQoS, callback?: MessageCallback,
@@ -137,6 +138,9 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     this.topic = topic;
     this.qos = qos;
     this.#callback = callback;
+    this.#publishers = new PeerCount(this, 'publishers', topic, `the subscription on ${topic}`, {
+      closed: () => this.#closed, arm: () => this.#arm(), read: () => this.#readPublishers(),
+    });
     const limit = maxInFlight ?? 1;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_IN_FLIGHT) {
       throw new InvalidArgumentError(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}, not ${limit}`);
@@ -156,7 +160,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       r = host.native.addSubscriber(topic, qos.depth, qos.transientLocal, qos.reliable ?? false);
       this.id = r.id;
       this.#fd = r.fd;
-      this.#publishers = host.native.subscriberState(r.id).publishers;
+      this.#publishers.init(host.native.subscriberState(r.id).publishers);
       // Volatile: what is published from now on is this subscription's to
       // see, so losses count from here. Transient-local: from the first
       // message (the history is what the publishers kept).
@@ -290,20 +294,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
    */
   waitForPublishers(n = 1, options: WaitOptions = {}): Promise<number> {
     this.#check();
-    return waitFor(`waiting for ${n} publisher(s) on ${this.topic}`, options, (done, fail) => {
-      const check = () => {
-        if (this.#closed) fail(new ClosedError(`the subscription on ${this.topic}`));
-        else if (this.#publishers >= n) done(this.#publishers);
-      };
-      this.#publisherWaiters.add(check);
-      this.#arm();
-      this.#readPublishers();
-      check();
-      return () => {
-        this.#publisherWaiters.delete(check);
-        if (!this.#closed) this.#arm();
-      };
-    });
+    return this.#publishers.wait(n, options);
   }
 
   /** Let the process exit even while this subscription waits (like socket.unref()). */
@@ -355,7 +346,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       failures.push(e);
     }
     this.#wakeUp();
-    for (const w of [...this.#publisherWaiters]) w();
+    this.#publishers.wake();
     if (failures.length) throw translate(failures[0], `closing the subscription on ${this.topic}`);
   }
 
@@ -398,10 +389,10 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     const wantsData = this.#wake !== undefined ||
       (this.#callback !== undefined && this.#inFlight < this.#maxInFlight && !this.#stalled);
     if (wantsData) events |= POLL_IN;
-    if (this.#publisherWaiters.size || this.listenerCount('matched') || this.listenerCount('unmatched')) {
+    if (this.#publishers.waiting || this.listenerCount('matched') || this.listenerCount('unmatched')) {
       events |= POLL_PRI;
     }
-    const ref = (wantsData && this.#ref) || this.#publisherWaiters.size > 0;
+    const ref = (wantsData && this.#ref) || this.#publishers.waiting;
     try {
       if (events !== this.#events) this.#host.native.pollEvents(this.#watch, events);
       if (ref !== this.#watchRef) this.#host.native.refWatch(this.#watch, ref);
@@ -439,11 +430,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       this.#fail(translate(e, `reading the publishers of ${this.topic}`));
       return;
     }
-    const before = this.#publishers;
-    this.#publishers = now;
-    if (now > before) this.emit('matched', { publishers: now } satisfies PublishersEvent);
-    else if (now < before) this.emit('unmatched', { publishers: now } satisfies PublishersEvent);
-    for (const w of [...this.#publisherWaiters]) w();
+    this.#publishers.update(now);
   }
 
   /** One message in order, or null when none is new. Throws AgnocastErrors. */
@@ -530,16 +517,18 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   #spin(): void {
     this.#spinUntil = performance.now() + this.#spinMs;
     if (this.#spinning) return;
+    const next = () => {
+      this.#spinning = setImmediate(step);
+      if (!this.#ref) this.#spinning.unref();
+    };
     const step = () => {
       this.#spinning = undefined;
       if (this.#closed) return;
       if (this.#pump()) this.#spinUntil = performance.now() + this.#spinMs;
       if (this.#closed || performance.now() >= this.#spinUntil) return;
-      this.#spinning = setImmediate(step);
-      if (!this.#ref) this.#spinning.unref();
+      next();
     };
-    this.#spinning = setImmediate(step);
-    if (!this.#ref) this.#spinning.unref();
+    next();
   }
 
   #deliver(message: Message): void {
@@ -588,13 +577,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
    * Never an uncaught exception, and the subscription goes on.
    */
   #fail(error: unknown): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-      return;
-    }
-    const e = error instanceof Error ? error : new Error(String(error));
-    process.emitWarning(e.message, { type: e.name || 'Error', code: (e as { code?: string }).code,
-      detail: `subscription on ${this.topic} (add an 'error' listener to handle it)` });
+    reportAsync(this, error, `subscription on ${this.topic}`);
   }
 
   /** The C library mapped the entry's pool when it received it; the view is made on demand. */
