@@ -157,7 +157,7 @@ for v in plain asan tsan; do
 	ASAN_OPTIONS=detect_leaks=0 "$bin" >"$results/pool-alloc-$v.tap" 2>&1 || true
 done
 
-export GUEST_ENV="${GUEST_ENV:-} AGNOCAST_GUEST_SUITES AGNOCAST_FUZZ_SECONDS AGNOCAST_SOAK_SECONDS"
+export GUEST_ENV="${GUEST_ENV:-} AGNOCAST_GUEST_SUITES AGNOCAST_FUZZ_SECONDS AGNOCAST_SOAK_SECONDS AGNOCAST_SOAK_EVERY AGNOCAST_FLAT_MESSAGES"
 for k in "${kernels[@]}"; do
 	eval "$(bash scripts/kernels.sh "$k")"
 	step "build: agnocast.ko for the $k kernel ($KVER)"

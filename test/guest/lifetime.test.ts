@@ -71,49 +71,71 @@ describe('views that cannot escape', () => {
 });
 
 describe('iteration with flat memory', () => {
-  it('heap stays flat over 10 000 iterated messages, with and without a signal', () => {
-    // Prints the heap after a full collection at 1 000 and at 10 000
-    // messages; the bound (1 MiB) is far below what the old loop leaked
-    // (≈ 0.7 KB a message: 6 MiB over 9 000), and a leak of 120 bytes a
-    // message would already cross it.
+  // Messages per loop: 100 000 by default (about 15 s a loop in the 6.1
+  // guest; test/run-in-guest.sh asks for 20 000 on the debug kernel);
+  // AGNOCAST_FLAT_MESSAGES=1000000 for the issue's 10^6 (run by hand, about
+  // 3 minutes a loop in the 6.1 guest).
+  const n = Number(process.env.AGNOCAST_FLAT_MESSAGES ?? 100_000);
+  it(`heap and RSS stay flat over ${n} iterated messages, with and without a signal`, () => {
+    // The publisher sends bursts of 4 while the loop waits, so a quarter of
+    // the messages come through the wait on the fd (the path that leaked:
+    // ≈ 0.7 KB a wait, 15 MiB over these loops). Heap (after a full
+    // collection) and RSS are taken once a tenth of the messages went
+    // through and at the end, after a warm-up loop (n / 5 messages, at most
+    // 20 000). Bounds: heap growth
+    // under 1 MiB (40 bytes a wait at 10^5), RSS growth under 32 MiB (the
+    // process's RSS settles near 100 MiB: by hand over 10^6 messages in the
+    // 6.12 guest, 88 MiB at 10^5, 101 MiB at 4·10^5, 101–103 MiB to 10^6).
     const r = run(`
       import { join } from '${dist}';
+      const n = ${n}, burst = 4;
       const node = join({ poolSize: '4M' });
       const out = {};
-      for (const withSignal of [false, true]) {
-        const topic = '/life/flat' + (withSignal ? '/signal' : '');
+      const sample = () => { globalThis.gc(); const m = process.memoryUsage(); return { heap: m.heapUsed, rss: m.rss }; };
+      // Iterates count messages on topic; at (after) returns the sample
+      // taken once that many went through, and the last one.
+      const loop = async (topic, signal, count, at) => {
         const pub = node.publisher(topic);
-        const sub = node.subscribe(topic, { depth: 4 });
-        const ac = new AbortController();
-        const it = sub.messages(withSignal ? { signal: ac.signal } : {})[Symbol.asyncIterator]();
-        let first = 0, last = 0;
-        for (let i = 1; i <= 10000; i++) {
-          // Every other message waits for the fd (the path that leaked).
+        const sub = node.subscribe(topic, { depth: 16 });
+        const it = sub.messages(signal ? { signal } : {})[Symbol.asyncIterator]();
+        let first, seen = 0, waits = 0;
+        while (seen < count) {
+          // The queue is empty: this next() waits for the fd.
           const next = it.next();
-          if (i % 2) await new Promise((r) => setImmediate(r));
-          pub.publish(Buffer.from('x'));
-          const { value } = await next;
-          if (i === 1000 || i === 10000) {
-            value.release();
-            globalThis.gc();
-            const h = process.memoryUsage().heapUsed;
-            if (i === 1000) first = h; else last = h;
-          }
+          await new Promise((r) => setImmediate(r));
+          for (let k = 0; k < burst; k++) pub.publish(Buffer.from('x'));
+          if ((await next).done) throw new Error('the iteration ended');
+          waits++;
+          for (let k = 1; k < burst; k++) if ((await it.next()).done) throw new Error('the iteration ended');
+          seen += burst;
+          if (!first && seen >= at) first = sample();
         }
+        const last = sample();
         await it.return();
-        out[withSignal ? 'signal' : 'plain'] = { first, last, growth: last - first, held: sub.stats.held };
+        const r = { seen, waits, first, last, heapGrowth: last.heap - first.heap, rssGrowth: last.rss - first.rss,
+          held: sub.stats.held, dropped: sub.stats.dropped };
         sub.close();
         pub.close();
-      }
+        return r;
+      };
+      // Warm-up: the JIT's tiers and V8's young generation grow to their
+      // working size in the first tens of thousands of messages.
+      await loop('/life/flat/warm-up', undefined, Math.min(20000, n / 5), 0);
+      out.plain = await loop('/life/flat', undefined, n, n / 10);
+      out.signal = await loop('/life/flat/signal', new AbortController().signal, n, n / 10);
       console.log(JSON.stringify(out));
       node.close();`, ['--expose-gc']);
-    console.log('heap at 1 000 and 10 000 iterated messages:', JSON.stringify(r));
+    console.log(`heap and RSS from ${n / 10} to ${n} iterated messages:`, JSON.stringify(r));
     for (const k of ['plain', 'signal']) {
-      const v = r[k] as { growth: number; held: number };
-      expect(v.growth).toBeLessThan(1024 * 1024);
+      const v = r[k] as { seen: number; heapGrowth: number; rssGrowth: number; held: number; dropped: number };
+      expect(v.seen).toBe(n);
+      expect(v.dropped).toBe(0);
+      expect(v.heapGrowth).toBeLessThan(1024 * 1024);
+      expect(v.rssGrowth).toBeLessThan(32 * 1024 * 1024);
       expect(v.held).toBe(0);
     }
-  }, 600_000);
+    expect(totals()).toEqual(ZERO);
+  }, Math.max(600_000, n * 2));
 });
 
 describe('worker_threads', () => {

@@ -2,9 +2,11 @@
 /**
  * One process of the soak (soak.test.ts): `node --expose-gc soak.mjs ROLE TOPIC`.
  * ROLE: pub | callback | iterator | polling | reliable. Talks to the test
- * over the IPC channel: sends {memory} samples every AGNOCAST_SOAK_EVERY
- * messages (heap after a full collection, RSS), and on {finish, lastSeq}
- * (subscribers: once it has seen lastSeq) or {stop} (publisher) sends
+ * over the IPC channel: sends {memory} samples (heap after a full
+ * collection, RSS) after AGNOCAST_SOAK_WARMUP messages (default 2 000),
+ * every AGNOCAST_SOAK_EVERY messages (default 100 000) and at the end;
+ * on {finish, lastSeq} (subscribers: once it has seen lastSeq) or {stop}
+ * (publisher) sends
  * {final: stats}; a subscriber then closes its node and exits 0, the
  * publisher does so on {exit}. Anything uncaught exits 70.
  */
@@ -12,6 +14,7 @@ import { join } from '../../dist/index.js';
 
 const [role, topic] = process.argv.slice(2);
 const every = Number(process.env.AGNOCAST_SOAK_EVERY ?? 100000);
+const warmup = Number(process.env.AGNOCAST_SOAK_WARMUP ?? 2000);
 process.on('uncaughtException', (e) => {
   console.error(`soak ${role} ${process.pid}: uncaught ${e?.stack ?? e}`);
   process.exit(70);
@@ -39,7 +42,7 @@ const seen = (msg) => {
     throw new Error(`message ${msg.seq}: corrupt payload of ${d.length} bytes`);
   }
   if (msg.seq > lastSeq) lastSeq = msg.seq;
-  if (++count % every === 0) sample();
+  if (++count % every === 0 || count === warmup) sample();
 };
 
 const sizes = [64, 1024, 4096, 65536, 1 << 20];
@@ -66,9 +69,10 @@ if (role === 'pub') {
       await tick();
       continue;
     }
-    if (++count % every === 0) sample();
+    if (++count % every === 0 || count === warmup) sample();
     if (count % 64 === 0) await tick();
   }
+  sample();
   process.send({ final: { role, count, lastSeq: String(seq), blocked, warnings } });
   // Stay until the subscribers saw the last message: a keep-last
   // subscriber gets a publisher's messages only while the publisher is there.
@@ -92,6 +96,7 @@ if (role === 'pub') {
     console.error(`soak ${role}: ${e.message}`);
   });
   const finish = () => {
+    sample();
     const final = { role, count, lastSeq: String(lastSeq), errors, warnings, ...sub.stats };
     sub.close();
     final.heldAfterClose = sub.stats.held;
