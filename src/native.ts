@@ -141,6 +141,12 @@ export interface NativeBinding {
    * so every view of it). Reclaimed blocks go back to the pool. Returns seq.
    */
   publish(publisherId: number, loan: ArrayBuffer, length: number): bigint;
+  /**
+   * Copies bytes into a fresh block and publishes it, in one call (no loan,
+   * no ArrayBuffer); the block goes back to the pool if the publish is
+   * refused. Returns seq.
+   */
+  publishCopy(publisherId: number, bytes: Uint8Array): bigint;
   /** Blocks that subscribers released, back to the pool; returns how many. */
   reclaim(): number;
 

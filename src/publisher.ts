@@ -171,20 +171,13 @@ export class Publisher extends EventEmitter implements Disposable {
 
   /**
    * Publishes a loan without copying it, or, for bytes that are not in the
-   * pool yet, copies them once into a fresh loan and publishes that.
+   * pool yet, copies them once into a fresh block and publishes that (one
+   * addon call: no loan object).
    * Returns the message's sequence number.
    */
   publish(data: Loan | ArrayBufferView, length?: number): bigint {
     this.#check();
-    if (!(data instanceof Loan)) {
-      const loan = this.#copy(data);
-      try {
-        return this.publish(loan);
-      } catch (e) {
-        loan[Symbol.dispose]();
-        throw e;
-      }
-    }
+    if (!(data instanceof Loan)) return this.#publishCopy(data);
     if (!data.belongsTo(this)) {
       throw new InvalidArgumentError('this loan belongs to another publisher, or was already published');
     }
@@ -255,11 +248,35 @@ export class Publisher extends EventEmitter implements Disposable {
     return this.#subscribers.wait(n, options);
   }
 
-  #copy(data: ArrayBufferView): Loan {
+  /** publish(bytes): one addon call that copies into a fresh block and publishes it. */
+  #publishCopy(data: ArrayBufferView): bigint {
+    const bytes = this.#bytesOf(data);
+    const native = this.#host.native;
+    try {
+      return native.publishCopy(this.id, bytes);
+    } catch (e) {
+      // Subscribers may have released blocks since the last publish.
+      if ((e as { code?: string }).code !== 'ENOMEM' || native.reclaim() === 0) {
+        throw translate(e, `publishing ${bytes.byteLength} bytes on ${this.topic}`);
+      }
+    }
+    try {
+      return native.publishCopy(this.id, bytes);
+    } catch (e) {
+      throw translate(e, `publishing ${bytes.byteLength} bytes on ${this.topic}`);
+    }
+  }
+
+  /** The bytes of a view, as a Uint8Array (itself if it is one). */
+  #bytesOf(data: ArrayBufferView): Uint8Array {
     if (!ArrayBuffer.isView(data)) {
       throw new InvalidArgumentError('publish() takes a Loan or an ArrayBufferView (Uint8Array, Buffer, …)');
     }
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  #copy(data: ArrayBufferView): Loan {
+    const bytes = this.#bytesOf(data);
     const loan = this.loan(bytes.byteLength);
     loan.bytes.set(bytes);
     return loan;

@@ -71,6 +71,7 @@ bool DetachPoolBuffer(napi_value buffer);
 
 Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo &info, size_t i,
 				 const char *name);
+Napi::Uint8Array ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name);
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name);
 /* A topic name without NUL bytes (the library checks the rest). */
 std::string ArgTopic(const Napi::CallbackInfo &info, size_t i, const char *syscall);

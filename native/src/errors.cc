@@ -142,6 +142,14 @@ Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo &info, size_t i, const
 	return info[i].As<Napi::ArrayBuffer>();
 }
 
+Napi::Uint8Array ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	if (i >= info.Length() || !info[i].IsTypedArray() ||
+	    info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+		ThrowArg(info.Env(), false, name, "must be a Uint8Array");
+	return info[i].As<Napi::Uint8Array>();
+}
+
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name)
 {
 	if (i >= info.Length() || !info[i].IsFunction())

@@ -225,6 +225,33 @@ Napi::Value PublishFn(const Napi::CallbackInfo &info)
 	return Napi::BigInt::New(env, seq);
 }
 
+/*
+ * publish(bytes) without a loan: copies a Uint8Array into a fresh block
+ * and publishes that, in one call (no ArrayBuffer over the block, no
+ * finalizer). The block goes back to the pool if the publish is refused.
+ */
+Napi::Value PublishCopyFn(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct agnocast_publisher *pub =
+		PublisherOf(env, ArgU32(info, 0, "publisherId"), "AGNOCAST_PUBLISH_CMD");
+	Napi::Uint8Array bytes = ArgBytes(info, 1, "bytes");
+	uint64_t seq = 0;
+	size_t len = bytes.ByteLength();
+	void *p = agnocast_alloc(len);
+
+	if (!p)
+		ThrowLib(env, -errno);
+	if (len)
+		memcpy(p, bytes.Data(), len);
+	int r = agnocast_publish(pub, p, len, &seq);
+	if (r < 0) {
+		agnocast_free(p);
+		ThrowLib(env, r);
+	}
+	return Napi::BigInt::New(env, seq);
+}
+
 Napi::Value ReclaimFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -285,6 +312,7 @@ void InitMemory(Napi::Env env, Napi::Object exports)
 	exports.Set("loan", Napi::Function::New(env, LoanFn, "loan"));
 	exports.Set("free", Napi::Function::New(env, FreeFn, "free"));
 	exports.Set("publish", Napi::Function::New(env, PublishFn, "publish"));
+	exports.Set("publishCopy", Napi::Function::New(env, PublishCopyFn, "publishCopy"));
 	exports.Set("reclaim", Napi::Function::New(env, ReclaimFn, "reclaim"));
 	exports.Set("view", Napi::Function::New(env, ViewFn, "view"));
 	exports.Set("detach", Napi::Function::New(env, DetachFn, "detach"));

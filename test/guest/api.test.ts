@@ -130,6 +130,39 @@ describe('one process', () => {
     expect(() => pub.loan(1)).toThrow(ClosedError);
   });
 
+  it('publish(bytes) copies any view in one call; a refused publish gives its block back', () => {
+    // 3 MiB out of a 4 MiB pool, refused 20 times by a full reliable
+    // queue: a block kept by a refusal would exhaust the pool at the second.
+    const script = `
+      import { join } from './dist/index.js';
+      const node = join({ poolSize: '4M', poolMax: '4M' });
+      const pub = node.publisher('/api/copy');
+      const sub = node.subscribe('/api/copy', { depth: 1, reliable: true });
+      pub.publish(new Float32Array([1.5, -2]));
+      const codes = new Set();
+      for (let i = 0; i < 20; i++) {
+        try {
+          pub.publish(Buffer.alloc(3 * 1024 * 1024));
+          codes.add('published');
+        } catch (e) {
+          codes.add(e.code);
+        }
+      }
+      const m = sub.take();
+      const first = Array.from(new Float32Array(m.data.slice().buffer));
+      m.release();
+      const dv = new DataView(new ArrayBuffer(8), 2, 4);
+      dv.setUint32(0, 0xdeadbeef);
+      pub.publish(dv);
+      const m2 = sub.take();
+      const second = Buffer.from(m2.data).toString('hex');
+      m2.release();
+      console.log(JSON.stringify({ first, codes: [...codes], second }));
+      node.close();`;
+    const out = execFileSync('node', ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ first: [1.5, -2], codes: ['AGNOCAST_WOULD_BLOCK'], second: 'deadbeef' });
+  });
+
   it('unpublished loans go back to the pool when garbage-collected', () => {
     // A child with --expose-gc loans 3 MiB out of a 4 MiB pool 20 times,
     // dropping each: without the finalizer it would run out after one.
