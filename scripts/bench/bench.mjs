@@ -32,7 +32,12 @@
 // client, and agnocast -> bridge -> NATS -> bridge -> agnocast.
 //
 // Usage: node scripts/bench/bench.mjs [--sizes 64:200,4K:200,...] [--out DIR]
-//        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH] [--replot bench.json]
+//        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout] [--cbench PATH]
+//        [--sustained-seconds 5] [--replot bench.json]
+// sustained: the sustained rows of sustained.mjs, TS->TS and C->C (or one
+// of them: sustained-ts, sustained-c): 4 KiB for --sustained-seconds, the
+// publisher at most 64 messages ahead of the keep-last subscriber's
+// reports instead of lock-step; msg/s, MB/s, published, received, lost.
 // fanout: the fan-out rows of fanout.mjs (1 -> 4 and 1 -> 8 latency to the
 // last subscriber, sustained reliable throughput at 4 KiB).
 // Writes DIR/bench.json and DIR/bench.svg; prints the table and the targets.
@@ -47,6 +52,7 @@ import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 import { benchFanout, printFanout } from './fanout.mjs';
+import { benchSustained, printSustained } from './sustained.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -505,10 +511,12 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '' };
+    only: 'ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '',
+    'sustained-seconds': '5' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
-    if (!(k in opt) || args[i + 1] === undefined) throw new Error(`usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,fanout] [--cbench PATH]`);
+    if (!(k in opt) || args[i + 1] === undefined) throw new Error('usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout] ' +
+      '[--cbench PATH] [--sustained-seconds S] [--replot bench.json]');
     opt[k] = args[i + 1];
   }
   if (opt.replot) {	// --replot bench.json: redraw DIR/bench.svg from saved results
@@ -545,6 +553,22 @@ async function main() {
       process.stderr.write(`FAILED: ${e.message}\n`);
     }
   }
+  // The sustained rows (sustained.mjs): --only sustained runs both, sustained-ts / sustained-c one.
+  let sustained = null;
+  const susTs = only.has('sustained') || only.has('sustained-ts'), susC = only.has('sustained') || only.has('sustained-c');
+  if (susTs || susC) {
+    const seconds = Number(opt['sustained-seconds']);
+    if (!(seconds > 0)) throw new Error(`bad --sustained-seconds ${opt['sustained-seconds']}`);
+    const t0 = Date.now();
+    process.stderr.write(`bench: sustained, ${seconds} s each ... `);
+    sustained = await benchSustained({ cbench: opt.cbench, seconds, ts: susTs, c: susC });
+    if (sustained.errors) {
+      process.stderr.write(`FAILED: ${sustained.errors.join('; ')}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+  }
 
   // The table.
   const keys = Object.keys(results);
@@ -558,9 +582,11 @@ async function main() {
   })]);
   const table = [head, ...rows];
   const widths = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-  console.log('\ngarbage collections (sender during the rounds / receiver over its run; C: none):');
-  for (const k of keys) console.log(`  ${labels[k]}: ${gcs[k]?.sender ?? '-'} / ${gcs[k]?.receiver ?? '-'}`);
+  if (keys.length) {	// none with only the sustained or fan-out rows
+    for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+    console.log('\ngarbage collections (sender during the rounds / receiver over its run; C: none):');
+    for (const k of keys) console.log(`  ${labels[k]}: ${gcs[k]?.sender ?? '-'} / ${gcs[k]?.receiver ?? '-'}`);
+  }
 
   const ratios = [];
   if (results.ts) {
@@ -578,6 +604,7 @@ async function main() {
     const w2 = rh.map((_, i) => Math.max(...t2.map((r) => r[i].length)));
     for (const r of t2) console.log(r.map((c, i) => c.padEnd(w2[i])).join('  '));
   }
+  if (sustained) printSustained(sustained);
 
   // The targets (issue 13), as figures.
   const targets = {};
@@ -621,6 +648,15 @@ async function main() {
     console.log(`  at 64 B, TS→TS p50 ÷ worker_threads postMessage p50 = ${fmtUs(ts64.p50_us)} ÷ ${fmtUs(worker64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1, no slower): ${mark(x <= 1)}`);
   }
 
+  if (sustained?.ts && sustained?.c) {
+    const { ts, c } = sustained, x = sustained.ts_over_c;
+    targets.sustained_ts_over_c_4KiB = { value: x, target: '>= 0.5', met: x >= 0.5, window: sustained.window,
+      lost_ts: ts.lost, lost_c: c.lost };
+    console.log(`  sustained at ${fmtSize(sustained.size)}, window ${sustained.window}, TS→TS msg/s ÷ C→C msg/s = ` +
+      `${ts.msgs_per_s.toFixed(0)} ÷ ${c.msgs_per_s.toFixed(0)} = ${(x * 100).toFixed(1)} % ` +
+      `(lost: TS ${ts.lost} of ${ts.published}, C ${c.lost} of ${c.published}) (target ≥ 50 %): ${mark(x >= 0.5)}`);
+  }
+
   const big = sizes.filter(({ size }) => size >= 1024 ** 2 && get('bridge', size) && get('nats', size));
   if (big.length) {
     const worst = Math.max(...big.map(({ size }) => get('bridge', size).p50_us / get('nats', size).p50_us));
@@ -653,7 +689,7 @@ async function main() {
   }
 
   fs.mkdirSync(opt.out, { recursive: true });
-  const json = { fanout, date: new Date().toISOString(), kernel: os.release(), node: process.version,
+  const json = { fanout, sustained, date: new Date().toISOString(), kernel: os.release(), node: process.version,
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, rounds: ROUNDS, gc: gcs, method: 'lock-step, interleaved rounds; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
   fs.writeFileSync(path.join(opt.out, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   fs.writeFileSync(path.join(opt.out, 'bench.svg'), svgPlot(results, labels));

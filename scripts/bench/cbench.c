@@ -7,9 +7,27 @@
  *                          publishes lock-step (next one after the ack) and
  *                          prints one line per message: "SIZE LATENCY_NS"
  *                          then "rate SIZE MSGS_PER_S" per size.
+ *   cbench sustained-sub WARMUP
+ *                          the sustained row's subscriber: keep-last, depth
+ *                          64, on /agnocast_bench/c_sus_data; every
+ *                          SUS_REPORT messages of the stream (its position
+ *                          that far past the last report's), on message
+ *                          WARMUP and on the end it reports its progress on
+ *                          /agnocast_bench/c_sus_ack; counts only messages
+ *                          past WARMUP
+ *   cbench sustained-pub SIZE SECONDS WINDOW DEPTH WARMUP
+ *                          publishes SIZE-byte messages (publisher depth
+ *                          DEPTH: a keep-last subscriber gets only retained
+ *                          entries) without waiting for acks, at most WINDOW
+ *                          ahead of the subscriber's last report: WARMUP
+ *                          uncounted ones (until reported received), then
+ *                          for SECONDS, then the end; prints
+ *                          "sustained SIZE WINDOW SECS PUBLISHED RECEIVED
+ *                          DROPPED" (SECS: first publish to the end's
+ *                          report; DROPPED: the subscriber's seq gaps).
  * Latency = subscriber CLOCK_MONOTONIC after RECEIVE - the timestamp the
  * publisher wrote into the message right before PUBLISH.
- * The sub prints "ready" once subscribed (the pub must start after that).
+ * The subs print "ready" once subscribed (the pub must start after that).
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,9 +41,15 @@
 
 #define DATA "/agnocast_bench/c_data"
 #define ACK  "/agnocast_bench/c_ack"
+#define SUS_DATA "/agnocast_bench/c_sus_data"
+#define SUS_ACK  "/agnocast_bench/c_sus_ack"
+#define SUS_REPORT 16	/* the subscriber reports every SUS_REPORT messages */
 
 struct hdr { uint64_t seq, t_pub_ns; };
 struct ack { uint64_t seq, lat_ns; };
+/* The sustained subscriber's report: the bench seq of the last message it
+ * received, how many it received, the module seq gaps it saw. */
+struct report { uint64_t pos, received, dropped; };
 
 static void wait_fd(int fd)
 {
@@ -180,12 +204,180 @@ static int run_pub(char *spec)
 	return 0;
 }
 
+/* ---- sustained: windowed, not lock-step ----------------------------------- */
+
+static void report(struct agnocast_publisher *pub, uint64_t pos, uint64_t received,
+		   uint64_t dropped)
+{
+	struct report *r = alloc(sizeof(*r));
+
+	*r = (struct report){ pos, received, dropped };
+	demo_ok(agnocast_publish(pub, r, sizeof(*r), NULL), "publishing a report");
+}
+
+static int run_sustained_sub(const char *warmup_s)
+{
+	uint64_t warmup = strtoull(warmup_s, NULL, 10);
+	struct agnocast_subscriber *sub;
+	struct agnocast_publisher *pub;
+	struct agnocast_entry e[2][64];	/* this batch, and the previous one to release */
+	uint64_t received = 0, dropped = 0, last_seq = 0, reported = 0;
+	unsigned int n = 0, k = 0;
+	int fd;
+
+	demo_name("cbench-sustained-sub");
+	demo_join(4u << 20, 0);
+	/* keep-last (not reliable), depth 64 */
+	demo_ok(agnocast_subscriber_create(SUS_DATA, &(struct agnocast_qos){ 64, 0 }, &sub), SUS_DATA);
+	fd = agnocast_subscriber_fd(sub);
+	demo_ok(agnocast_publisher_create(SUS_ACK, &(struct agnocast_qos){ 1, AGNOCAST_QOS_TRANSIENT_LOCAL },
+					  &pub), SUS_ACK);
+	report(pub, 0, 0, 0);	/* hello */
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		unsigned int i;
+
+		/* release the previous batch and receive the next in one RECEIVE */
+		n = (unsigned int)demo_ok(agnocast_receive_release(sub, e[k], n, e[k ^ 1], 64), "receiving");
+		k ^= 1;
+		if (!n) {
+			wait_fd(fd);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			const struct hdr *h = agnocast_entry_data(&e[k][i]);
+			uint64_t seq = h->seq;
+
+			if (last_seq && e[k][i].seq > last_seq + 1 && seq > warmup)
+				dropped += e[k][i].seq - last_seq - 1;
+			if (e[k][i].seq > last_seq)
+				last_seq = e[k][i].seq;
+			if (seq == UINT64_MAX) {
+				pid_t publisher = e[k][i].pid;
+				int gone;
+
+				demo_ok(agnocast_receive_release(sub, e[k], n, NULL, 0), "releasing");
+				report(pub, seq, received, dropped);
+				/* Stay until the publisher read that report and left. */
+				gone = demo_pidfd(publisher);	/* -1: gone already */
+				if (gone >= 0)
+					wait_fd(gone);
+				demo_ok(agnocast_leave(), "leaving");
+				return 0;
+			}
+			if (seq > warmup)
+				received++;
+			if (seq - reported >= SUS_REPORT || seq == warmup) {
+				report(pub, seq, received, dropped);
+				reported = seq;
+			}
+		}
+	}
+}
+
+/*
+ * Drains the reports: *last gets the newest (the largest pos). With block,
+ * waits for at least one first.
+ */
+static void read_reports(struct agnocast_subscriber *sub, int fd, int block, struct report *last)
+{
+	struct agnocast_entry e[64];
+	unsigned int n, i;
+
+	for (;;) {
+		n = (unsigned int)demo_ok(agnocast_receive(sub, e, 64), "receiving reports");
+		for (i = 0; i < n; i++) {
+			const struct report *r = agnocast_entry_data(&e[i]);
+
+			if (r->pos >= last->pos)
+				*last = *r;
+			demo_ok(agnocast_release(sub, &e[i]), "releasing a report");
+		}
+		if (n || !block)
+			return;
+		wait_fd(fd);
+	}
+}
+
+static int run_sustained_pub(const char *size_s, const char *secs_s, const char *window_s,
+			     const char *depth_s, const char *warmup_s)
+{
+	uint64_t warmup = strtoull(warmup_s, NULL, 10);
+	struct agnocast_subscriber *sub;
+	struct agnocast_publisher *pub;
+	struct report last = { 0, 0, 0 };
+	uint64_t len = demo_parse_size(size_s), window = strtoull(window_s, NULL, 10);
+	unsigned long depth = strtoul(depth_s, NULL, 10);
+	uint64_t seq = 0, t0, until;
+	double secs = strtod(secs_s, NULL);
+	int fd;
+
+	if (len < sizeof(struct hdr) || !window || !(secs > 0) || !depth || depth > AGNOCAST_DEPTH_MAX)
+		demo_die("bad SIZE SECONDS WINDOW DEPTH");
+	demo_name("cbench-sustained-pub");
+	demo_join(256u << 20, 0);
+	demo_ok(agnocast_subscriber_create(SUS_ACK, &(struct agnocast_qos){ 64, AGNOCAST_QOS_TRANSIENT_LOCAL },
+					   &sub), SUS_ACK);
+	fd = agnocast_subscriber_fd(sub);
+	demo_ok(agnocast_publisher_create(SUS_DATA, &(struct agnocast_qos){ (uint32_t)depth, 0 }, &pub),
+		SUS_DATA);
+	read_reports(sub, fd, 1, &last);	/* the subscriber's hello */
+	while (seq < warmup) {	/* uncounted, the same way */
+		struct hdr *h;
+
+		while (seq - last.pos >= window)
+			read_reports(sub, fd, 1, &last);
+		h = alloc(len);
+		h->seq = ++seq;
+		h->t_pub_ns = demo_now_ns();
+		demo_ok(agnocast_publish(pub, h, len, NULL), "publishing");
+	}
+	while (last.pos < warmup)	/* all of it received */
+		read_reports(sub, fd, 1, &last);
+	t0 = demo_now_ns();
+	until = t0 + (uint64_t)(secs * 1e9);
+	while (demo_now_ns() < until) {
+		struct hdr *h;
+
+		/* the window: wait only when WINDOW ahead of the last report */
+		while (seq - last.pos >= window)
+			read_reports(sub, fd, 1, &last);
+		h = alloc(len);
+		h->seq = ++seq;
+		h->t_pub_ns = demo_now_ns();
+		demo_ok(agnocast_publish(pub, h, len, NULL), "publishing");
+	}
+	while (seq - last.pos >= window)	/* the end, within the window too */
+		read_reports(sub, fd, 1, &last);
+	{
+		struct hdr *h = alloc(sizeof(*h));
+
+		*h = (struct hdr){ UINT64_MAX, demo_now_ns() };
+		demo_ok(agnocast_publish(pub, h, sizeof(*h), NULL), "publishing the end");
+	}
+	while (last.pos != UINT64_MAX)	/* leaving earlier would withdraw it unread */
+		read_reports(sub, fd, 1, &last);
+	printf("sustained %llu %llu %.6f %llu %llu %llu\n", (unsigned long long)len,
+	       (unsigned long long)window, (double)(demo_now_ns() - t0) / 1e9,
+	       (unsigned long long)(seq - warmup), (unsigned long long)last.received,
+	       (unsigned long long)last.dropped);
+	fflush(stdout);
+	demo_ok(agnocast_leave(), "leaving");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "sub"))
 		return run_sub();
 	if (argc == 3 && !strcmp(argv[1], "pub"))
 		return run_pub(argv[2]);
-	fprintf(stderr, "usage: cbench sub | cbench pub SIZE:COUNT,...\n");
+	if (argc == 3 && !strcmp(argv[1], "sustained-sub"))
+		return run_sustained_sub(argv[2]);
+	if (argc == 7 && !strcmp(argv[1], "sustained-pub"))
+		return run_sustained_pub(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	fprintf(stderr, "usage: cbench sub | cbench pub SIZE:COUNT,... | cbench sustained-sub WARMUP |\n"
+		"       cbench sustained-pub SIZE SECONDS WINDOW DEPTH WARMUP\n");
 	return 2;
 }

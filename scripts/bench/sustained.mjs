@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// Sustained rows of `npm run bench` (bench.mjs --only ...,sustained): the
+// rate one publisher process keeps up to one subscriber process when it
+// does not wait for per-message acks, the same method for agnocast TS->TS
+// (the roles below, child processes of this file) and C->C (cbench
+// sustained-pub / sustained-sub):
+//   - 4 KiB messages (SIZE), for SECONDS (default 5; bench.mjs
+//     --sustained-seconds, or SUSTAINED_SECONDS when run alone);
+//   - the subscriber keep-last (not reliable), depth 64; the publisher's
+//     depth (the entries it retains) 64 as well: a keep-last subscriber
+//     gets only entries still retained, so with the publisher's default
+//     depth it would lose whatever is more than that behind (sequence gaps);
+//   - the subscriber reports back on an ack topic every REPORT (16)
+//     messages of the stream (once its position, the bench seq of the last
+//     message it received, is 16 past the last report's, so losses cannot
+//     stop the reports), and on the end: its position, how many it
+//     received, and its gaps (stats.dropped; in C the module seqs' gaps);
+//   - the publisher publishes without waiting, except while it is WINDOW
+//     (64) messages ahead of the subscriber's last report (then it waits
+//     for the next report); first WARMUP (1 000, as the lock-step rows)
+//     uncounted messages so, which the subscriber reports having reached
+//     (it always reports the last of them), then the counted ones for
+//     SECONDS; then an end marker (within the window too), and it waits
+//     for its report;
+//   - msg/s = messages received ÷ time from the first publish to the end's
+//     report (everything delivered), MB/s = that × 4096 B ÷ 10⁶; lost =
+//     published − received (and the gaps the subscriber counted, which
+//     should agree).
+// Run alone (`node scripts/bench/sustained.mjs [CBENCH]`, with the module
+// loaded and the library built), it prints just these rows.
+// SUSTAINED_DEBUG=1: both TS roles print their progress every second.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = path.resolve(path.dirname(SELF), '../..');
+const DATA = '/agnocast_bench/ts_sus_data';
+const ACK = '/agnocast_bench/ts_sus_ack';
+const END = 0xffffffffffffffffn;
+export const SIZE = 4096;
+export const WINDOW = 64;
+export const DEPTH = 64;
+export const REPORT = 16;
+/** Uncounted messages first (JIT warm-up), as the lock-step rows' 1 000. */
+export const WARMUP = 1000;
+/** The publisher's depth: what it retains, so what a keep-last subscriber behind can still get. */
+export const PUB_DEPTH = 64;
+const now = () => process.hrtime.bigint();
+
+function gcCounter() {
+  let n = 0;
+  const obs = new PerformanceObserver((list) => { n += list.getEntries().length; });
+  obs.observe({ entryTypes: ['gc'] });
+  return async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    obs.disconnect();
+    return n;
+  };
+}
+
+async function lib() {
+  return import(path.join(ROOT, 'dist/index.js'));
+}
+
+/** The subscriber: reports [pos, received, dropped, gc] every REPORT messages and on the end. */
+async function roleSub(warmup) {
+  const { join } = await lib();
+  const node = join({ poolSize: '4M' });
+  const ack = node.publisher(ACK, { depth: 1, transientLocal: true });
+  const gc = gcCounter();
+  let received = 0, reported = 0n, dropped = 0, seen = 0;
+  const report = (pos, dropped, gcs = 0) => {
+    const loan = ack.loan(32);
+    const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 32);
+    reported = pos;
+    dv.setBigUint64(0, pos, true);
+    dv.setBigUint64(8, BigInt(received), true);
+    dv.setBigUint64(16, BigInt(dropped), true);
+    dv.setBigUint64(24, BigInt(gcs), true);
+    loan.publish();
+  };
+  const sub = node.subscribe(DATA, { depth: DEPTH }, (msg) => {	// keep-last
+    const seq = new DataView(msg.data.buffer, msg.data.byteOffset, 8).getBigUint64(0, true);
+    // The gaps (stats.dropped) before a counted message count, as in C.
+    const d = sub.stats.dropped;
+    if (seq > warmup) dropped += d - seen;
+    seen = d;
+    if (seq === END) {
+      // Stay after the end's report, so the publisher reads it (leaving
+      // would withdraw it); the driver ends us once the publisher exited.
+      void gc().then((n) => report(END, dropped, n));
+      return;
+    }
+    if (seq > warmup) received++;
+    if (seq - reported >= REPORT || seq === warmup) report(seq, dropped);
+  });
+  report(0n, 0);	// hello
+  if (process.env.SUSTAINED_DEBUG) {
+    setInterval(() => process.stderr.write(`sus-sub: received ${received} ${JSON.stringify(sub.stats)}\n`), 1000).unref();
+  }
+  process.once('SIGTERM', () => { node.close(); process.exit(0); });
+  process.stdout.write('ready\n');
+}
+
+async function rolePub(seconds, warmup) {
+  const { join } = await lib();
+  const node = join({ poolSize: '64M' });
+  let last = { pos: 0n, received: 0, dropped: 0, gc: 0 };
+  let reports = 0;
+  let waiter = null;
+  node.subscribe(ACK, { depth: 64, transientLocal: true }, (msg) => {
+    const dv = new DataView(msg.data.buffer, msg.data.byteOffset, 32);
+    const pos = dv.getBigUint64(0, true);
+    reports++;
+    if (pos >= last.pos) {
+      last = { pos, received: Number(dv.getBigUint64(8, true)), dropped: Number(dv.getBigUint64(16, true)),
+        gc: Number(dv.getBigUint64(24, true)) };
+    }
+    if (waiter) { const w = waiter; waiter = null; w(); }
+  });
+  const pub = node.publisher(DATA, { depth: PUB_DEPTH });
+  const nextReport = () => new Promise((resolve) => { waiter = resolve; });
+  while (reports === 0) await nextReport();	// the subscriber's hello
+  const gc = gcCounter();
+  const publish = (seq, size) => {
+    const loan = pub.loan(size);
+    const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
+    dv.setBigUint64(0, seq, true);
+    dv.setBigUint64(8, now(), true);
+    loan.publish();
+  };
+  let seq = 0n;
+  while (seq < warmup) {	// uncounted, the same way
+    while (seq - last.pos >= WINDOW) await nextReport();
+    publish(++seq, SIZE);
+  }
+  while (last.pos < warmup) await nextReport();	// all of it received
+  if (process.env.SUSTAINED_DEBUG) {
+    setInterval(() => process.stderr.write(`sus-pub: seq ${seq} last ${JSON.stringify({ ...last, pos: String(last.pos) })} ` +
+      `reports ${reports} waiting ${!!waiter}\n`), 1000).unref();
+  }
+  const t0 = now();
+  const until = t0 + BigInt(Math.round(seconds * 1e9));
+  while (now() < until) {
+    while (seq - last.pos >= WINDOW) await nextReport();	// the window
+    publish(++seq, SIZE);
+  }
+  while (seq - last.pos >= WINDOW) await nextReport();	// the end, within the window too
+  publish(END, 16);
+  while (last.pos !== END) await nextReport();	// leaving earlier would withdraw it unread
+  const secs = Number(now() - t0) / 1e9;
+  const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: Number(seq - warmup), received: last.received,
+    dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc } };
+  process.stdout.write(JSON.stringify(out) + '\n');
+  node.close();
+  process.exit(0);
+}
+
+/** Starts a process; resolves once it printed "ready" (or at once with ready = false); result() is its last line. */
+function start(cmd, args, ready = true) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout });
+  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  let last = '';
+  const handle = { child, exited, result: () => last };
+  if (!ready) { rl.on('line', (line) => { last = line; }); return Promise.resolve(handle); }
+  return new Promise((resolve, reject) => {
+    let isReady = false;
+    rl.on('line', (line) => {
+      if (!isReady && line === 'ready') { isReady = true; resolve(handle); }
+      else last = line;
+    });
+    child.on('exit', (code) => { if (!isReady) reject(new Error(`${cmd} ${args.join(' ')} exited ${code} before ready`)); });
+  });
+}
+
+function finish(r) {
+  const msgsPerS = r.received / r.elapsed_s;
+  return { ...r, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received };
+}
+
+async function runTs(seconds) {
+  const sub = await start(process.execPath, [SELF, '--role', 'sus-sub', String(WARMUP)]);
+  const pub = await start(process.execPath, [SELF, '--role', 'sus-pub', String(seconds), String(WARMUP)], false);
+  const code = await pub.exited;
+  sub.child.kill('SIGTERM');
+  await sub.exited;
+  if (code !== 0) throw new Error(`sustained TS publisher exited ${code}`);
+  return finish(JSON.parse(pub.result()));
+}
+
+async function runC(cbench, seconds) {
+  const sub = await start(cbench, ['sustained-sub', String(WARMUP)]);
+  const pub = await start(cbench, ['sustained-pub', String(SIZE), String(seconds), String(WINDOW), String(PUB_DEPTH),
+    String(WARMUP)], false);
+  const code = await pub.exited;
+  const subCode = await sub.exited;
+  if (code !== 0 || subCode !== 0) throw new Error(`cbench sustained-pub exited ${code}, sustained-sub ${subCode}`);
+  const f = pub.result().split(' ');
+  if (f[0] !== 'sustained' || f.length !== 7) throw new Error(`cbench: unexpected line ${pub.result()}`);
+  const [size, window, secs, published, received, dropped] = f.slice(1).map(Number);
+  return finish({ size, window, elapsed_s: secs, published, received, dropped, gc: { sender: 0, receiver: 0 } });
+}
+
+/** The sustained rows: { seconds, size, window, depth, report_every, ts, c, ts_over_c } (a row null when not run). */
+export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cbench'), seconds = 5, ts = true, c = true } = {}) {
+  const out = { seconds, warmup: WARMUP, size: SIZE, window: WINDOW, depth: DEPTH, publisher_depth: PUB_DEPTH, report_every: REPORT, ts: null, c: null, ts_over_c: null };
+  const errors = [];
+  if (ts) out.ts = await runTs(seconds).catch((e) => { errors.push(e.message); return null; });
+  if (c) out.c = await runC(cbench, seconds).catch((e) => { errors.push(e.message); return null; });
+  if (out.ts && out.c) out.ts_over_c = out.ts.msgs_per_s / out.c.msgs_per_s;
+  if (errors.length) out.errors = errors;
+  return out;
+}
+
+export function printSustained(r) {
+  console.log(`\nsustained (1 publisher process → 1 subscriber process, ${r.size / 1024} KiB, ${r.seconds} s, keep-last depth ${r.depth}, ` +
+    `publisher depth ${r.publisher_depth}, window ${r.window}, report every ${r.report_every}, ${r.warmup} uncounted first; msg/s = received ÷ first publish to end's report):`);
+  const row = (label, x) => {
+    if (!x) { console.log(`  ${label}: -`); return; }
+    console.log(`  ${label}: ${x.msgs_per_s.toFixed(0)} msg/s, ${x.mb_per_s.toFixed(2)} MB/s; published ${x.published}, ` +
+      `received ${x.received}, lost ${x.lost} (seq gaps ${x.dropped})` +
+      (x.gc.sender || x.gc.receiver ? `; GCs ${x.gc.sender} / ${x.gc.receiver}` : ''));
+  };
+  row('sustained-ts agnocast TS→TS', r.ts);
+  row('sustained-c  agnocast C→C  ', r.c);
+  if (r.ts_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_over_c * 100).toFixed(1)} %`);
+  for (const e of r.errors ?? []) console.log(`  FAILED: ${e}`);
+}
+
+const i = process.argv.indexOf('--role');
+if (process.argv[1] === SELF) {
+  const role = i >= 0 ? process.argv[i + 1] : null;
+  if (role === 'sus-sub') await roleSub(BigInt(process.argv[i + 2]));
+  else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]));
+  else if (role === null) {
+    printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5) }));
+  }
+}
