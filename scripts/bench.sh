@@ -7,18 +7,19 @@
 # -> bridge -> agnocast (scripts/bench/bench.mjs, scripts/bench/nats.mjs). One run, in a QEMU guest with Debian's 6.1
 # kernel and the module built here, or on this host when /dev/agnocast
 # exists. Writes docs/bench.json and docs/bench.svg. The sustained rows
-# (scripts/bench/sustained.mjs, cbench sustained-*): TS->TS and C->C at
+# (scripts/bench/sustained.mjs, cbench sustained-*): TS->TS (loans, and
+# publish(bytes)) and C->C at
 # 4 KiB for --sustained-seconds (default 5), the publisher not waiting for
 # acks but at most 64 messages ahead of the subscriber's reports.
 #
 # Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...]
-#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-c,fanout]
+#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout]
 #        [--sustained-seconds S]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout] [--sustained-seconds S]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout] [--sustained-seconds S]"; }
 mode=auto
 in_guest=0
 extra=()

@@ -3,7 +3,10 @@
 // rate one publisher process keeps up to one subscriber process when it
 // does not wait for per-message acks, the same method for agnocast TS->TS
 // (the roles below, child processes of this file) and C->C (cbench
-// sustained-pub / sustained-sub):
+// sustained-pub / sustained-sub). TS runs twice: the publisher writes each
+// message into a loan (zero-copy, row sustained-ts) or into one reused
+// Uint8Array that publish(bytes) copies into the pool (sustained-ts-copy);
+// C writes into the block it allocated, as a loan:
 //   - 4 KiB messages (SIZE), for SECONDS (default 5; bench.mjs
 //     --sustained-seconds, or SUSTAINED_SECONDS when run alone);
 //   - the subscriber keep-last (not reliable), depth 64; the publisher's
@@ -105,7 +108,7 @@ async function roleSub(warmup) {
   process.stdout.write('ready\n');
 }
 
-async function rolePub(seconds, warmup) {
+async function rolePub(seconds, warmup, mode) {
   const { join } = await lib();
   const node = join({ poolSize: '64M' });
   let last = { pos: 0n, received: 0, dropped: 0, gc: 0 };
@@ -125,7 +128,13 @@ async function rolePub(seconds, warmup) {
   const nextReport = () => new Promise((resolve) => { waiter = resolve; });
   while (reports === 0) await nextReport();	// the subscriber's hello
   const gc = gcCounter();
-  const publish = (seq, size) => {
+  const scratch = new Uint8Array(SIZE);
+  const stamp = new DataView(scratch.buffer);
+  const publish = mode === 'copy' ? (seq, size) => {
+    stamp.setBigUint64(0, seq, true);
+    stamp.setBigUint64(8, now(), true);
+    pub.publish(size === SIZE ? scratch : scratch.subarray(0, size));
+  } : (seq, size) => {
     const loan = pub.loan(size);
     const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
     dv.setBigUint64(0, seq, true);
@@ -182,9 +191,9 @@ function finish(r) {
   return { ...r, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received };
 }
 
-async function runTs(seconds) {
+async function runTs(seconds, mode) {
   const sub = await start(process.execPath, [SELF, '--role', 'sus-sub', String(WARMUP)]);
-  const pub = await start(process.execPath, [SELF, '--role', 'sus-pub', String(seconds), String(WARMUP)], false);
+  const pub = await start(process.execPath, [SELF, '--role', 'sus-pub', String(seconds), String(WARMUP), mode], false);
   const code = await pub.exited;
   sub.child.kill('SIGTERM');
   await sub.exited;
@@ -205,13 +214,20 @@ async function runC(cbench, seconds) {
   return finish({ size, window, elapsed_s: secs, published, received, dropped, gc: { sender: 0, receiver: 0 } });
 }
 
-/** The sustained rows: { seconds, size, window, depth, report_every, ts, c, ts_over_c } (a row null when not run). */
-export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cbench'), seconds = 5, ts = true, c = true } = {}) {
-  const out = { seconds, warmup: WARMUP, size: SIZE, window: WINDOW, depth: DEPTH, publisher_depth: PUB_DEPTH, report_every: REPORT, ts: null, c: null, ts_over_c: null };
+/**
+ * The sustained rows: { seconds, size, window, depth, report_every, ts, ts_copy, c, ts_over_c,
+ * ts_copy_over_c } (a row null when not run).
+ */
+export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cbench'), seconds = 5, ts = true,
+  tsCopy = true, c = true } = {}) {
+  const out = { seconds, warmup: WARMUP, size: SIZE, window: WINDOW, depth: DEPTH, publisher_depth: PUB_DEPTH,
+    report_every: REPORT, ts: null, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null };
   const errors = [];
-  if (ts) out.ts = await runTs(seconds).catch((e) => { errors.push(e.message); return null; });
+  if (ts) out.ts = await runTs(seconds, 'loan').catch((e) => { errors.push(e.message); return null; });
+  if (tsCopy) out.ts_copy = await runTs(seconds, 'copy').catch((e) => { errors.push(e.message); return null; });
   if (c) out.c = await runC(cbench, seconds).catch((e) => { errors.push(e.message); return null; });
   if (out.ts && out.c) out.ts_over_c = out.ts.msgs_per_s / out.c.msgs_per_s;
+  if (out.ts_copy && out.c) out.ts_copy_over_c = out.ts_copy.msgs_per_s / out.c.msgs_per_s;
   if (errors.length) out.errors = errors;
   return out;
 }
@@ -225,9 +241,11 @@ export function printSustained(r) {
       `received ${x.received}, lost ${x.lost} (seq gaps ${x.dropped})` +
       (x.gc.sender || x.gc.receiver ? `; GCs ${x.gc.sender} / ${x.gc.receiver}` : ''));
   };
-  row('sustained-ts agnocast TS→TS', r.ts);
-  row('sustained-c  agnocast C→C  ', r.c);
-  if (r.ts_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_over_c * 100).toFixed(1)} %`);
+  row('sustained-ts      agnocast TS→TS, loan         ', r.ts);
+  row('sustained-ts-copy agnocast TS→TS, publish(bytes)', r.ts_copy);
+  row('sustained-c       agnocast C→C                  ', r.c);
+  if (r.ts_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_over_c * 100).toFixed(1)} % (loan)`);
+  if (r.ts_copy_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_copy_over_c * 100).toFixed(1)} % (publish(bytes))`);
   for (const e of r.errors ?? []) console.log(`  FAILED: ${e}`);
 }
 
@@ -235,7 +253,7 @@ const i = process.argv.indexOf('--role');
 if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'sus-sub') await roleSub(BigInt(process.argv[i + 2]));
-  else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]));
+  else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]), process.argv[i + 4]);
   else if (role === null) {
     printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5) }));
   }
