@@ -90,6 +90,7 @@ exits "module install refuses DKMS while AGNOCAST_INSTALL_ROOT is set" 1 $cli mo
 out_has "it says to unset it or pass --no-dkms" 'unset AGNOCAST_INSTALL_ROOT, or pass --no-dkms'
 unset AGNOCAST_INSTALL_ROOT
 kver=$(uname -r)
+kre=$(printf '%s' "$kver" | sed 's/[.+]/\\&/g')	# for grep -E (6.12's has a +)
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
 layers=/tmp/dkms-layers
 mounted=()
@@ -128,7 +129,7 @@ if [ $dkms_ready = yes ]; then
 		test -e "/lib/modules/$kver/build/include" -a -e "/lib/modules/$kver/build/Makefile"
 	check "module install builds and installs the module with DKMS, and loads it" \
 		timeout 900 $cli module install
-	out_has "it says DKMS built it for this kernel" "built agnocast $version with DKMS for $kver"
+	out_has "it says DKMS built it for this kernel" "built agnocast $version with DKMS for $kre "
 	out_has "it created the group agnocast" 'created the group agnocast'
 	check "dkms status: agnocast/$version installed for $kver" \
 		bash -c "dkms status agnocast/$version | tee /dev/stderr | grep -q '$kver.*: installed'"
@@ -144,7 +145,7 @@ if [ $dkms_ready = yes ]; then
 	check "it is loaded at boot (modules-load.d)" grep -qx agnocast /etc/modules-load.d/agnocast.conf
 	check "module status" $cli module status
 	out_has "module status shows the module loaded" '^module: +agnocast .* abi '
-	out_has "module status shows DKMS's build for this kernel" "^dkms: +agnocast/$version, $kver, .*: installed"
+	out_has "module status shows DKMS's build for this kernel" "^dkms: +agnocast/$version, $kre, .*: installed"
 	out_has "module status shows the udev rule and the boot entry" 'boot load: +yes'
 	check "a member of the group agnocast publishes to another process, which gets the bytes at their address" \
 		setpriv --reuid=65534 --regid=65534 --groups="${gid:-0}" -- $unode "$user_pkg/pubsub.mjs" "$user_pkg"
