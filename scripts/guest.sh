@@ -5,7 +5,9 @@
 # root, shared read-only over 9p, in the current directory. The guest has
 # its own /proc, /sys, /dev, /tmp, /run, /dev/shm and /dev/mqueue.
 # Environment: PATH, HOME=/root, CI, the variables GUEST_ENV names
-# (space-separated), AGNOCAST_KVER and AGNOCAST_GUEST_OUT: a directory the
+# (space-separated), AGNOCAST_KVER, AGNOCAST_MODDIR (the host directory
+# holding the kernel's lib/modules/$AGNOCAST_KVER, empty when everything is
+# built in) and AGNOCAST_GUEST_OUT: a directory the
 # command may write, at the same path on the host (build/guest/FLAVOR).
 # That directory also receives console.log, dmesg.txt, kmemleak.txt (debug
 # kernel) and status. Exits with COMMAND's status; non-zero as well when the
@@ -105,7 +107,8 @@ find "$out" -mindepth 1 -delete
 echo "$out" >"$out/mountpoint"
 {
 	printf 'cd -- %q || exit 125\n' "$PWD"
-	printf 'export PATH=%q HOME=/root AGNOCAST_KVER=%q AGNOCAST_GUEST_OUT=%q\n' "$PATH" "$KVER" "$out"
+	printf 'export PATH=%q HOME=/root AGNOCAST_KVER=%q AGNOCAST_MODDIR=%q AGNOCAST_GUEST_OUT=%q\n' \
+		"$PATH" "$KVER" "$MODDIR" "$out"
 	for v in CI ${GUEST_ENV:-}; do
 		[[ $v =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "GUEST_ENV: '$v' is not a variable name"
 		[ -z "${!v+set}" ] || printf 'export %s=%q\n' "$v" "${!v}"

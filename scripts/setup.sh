@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages the build and the guest lane need (the
-# bridge's tests and bench start Debian's nats-server). Idempotent:
+# bridge's tests and bench start Debian's nats-server; the install suite
+# runs `agnocast module install` through Debian's dkms in the 6.1 guest). Idempotent:
 # does nothing when everything is already there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ if [ "${CI:-}" = true ] || [ "${AGNOCAST_RT_KERNEL:-0}" = 1 ]; then
 fi
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd "${headers[@]}"
       bc flex bison libelf-dev libssl-dev dwarves g++ make
-      gcc-multilib nats-server)
+      gcc-multilib nats-server dkms)
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 	pkgs+=(linux-source-6.1)
 fi

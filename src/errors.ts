@@ -171,7 +171,8 @@ export function translate(e: unknown, doing: string): AgnocastError {
     case 'EACCES':
       return new PermissionDeniedError(
         `${doing}: permission denied${where}: /dev/agnocast must be readable and writable ` +
-        'by this user (the module creates it with mode 0666; check udev rules)', e);
+        'by this user: join the group it belongs to (sudo usermod -aG agnocast $USER after ' +
+        'sudo npx agnocast module install, then log in again); npx agnocast doctor checks it', e);
     case 'EPERM':
       return new PermissionDeniedError(
         `${doing}: the id belongs to another process${where}: ids cannot be shared between ` +

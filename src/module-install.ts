@@ -121,9 +121,15 @@ function buildWithDkms(o: InstallOptions): void {
   const { src, boot } = paths(o);
   rmSync(src, { recursive: true, force: true });
   cpSync(pathJoin(o.packageRoot, 'kmod'), src, { recursive: true });
-  const status = run('dkms', ['status', `agnocast/${version}`]);
-  if (status.trim()) run('dkms', ['remove', `agnocast/${version}`, '--all']);
-  run('dkms', ['install', `agnocast/${version}`, '-k', o.kernelRelease]);
+  try {
+    const status = run('dkms', ['status', `agnocast/${version}`]);
+    if (status.trim()) run('dkms', ['remove', `agnocast/${version}`, '--all']);
+    run('dkms', ['install', `agnocast/${version}`, '-k', o.kernelRelease]);
+  } catch (e) {
+    throw new InstallError(`${(e as Error).message}\nDKMS did not build and install agnocast ${version} for ` +
+      `${o.kernelRelease} (the lines above are dkms's): fix that and run this again, or build it with make ` +
+      'instead (not rebuilt for kernel updates): sudo npx agnocast module install --no-dkms');
+  }
   mkdirSync(pathJoin(o.root, 'etc/modules-load.d'), { recursive: true });
   writeFileSync(boot, 'agnocast\n');
   run('modprobe', ['agnocast', `device_mode=0${o.mode.toString(8)}`]);
@@ -181,6 +187,10 @@ export function install(o: InstallOptions): void {
   if (loaded(o)) {
     o.log(`a module is loaded already: ${checkAbi(o)}; setting up access only`);
   } else if (o.dkms && has('dkms')) {
+    if (o.root !== '/') {
+      throw new InstallError(`files are to go under ${o.root} (AGNOCAST_INSTALL_ROOT), but dkms builds from ` +
+        '/usr/src and installs into /lib/modules: unset AGNOCAST_INSTALL_ROOT, or pass --no-dkms');
+    }
     buildWithDkms(o);
   } else {
     buildWithMake(o);
@@ -220,7 +230,10 @@ export function uninstall(o: InstallOptions): void {
 export interface ModuleStatus {
   loaded: string | null;
   device: string | null;
-  dkms: boolean;
+  /** `dkms status` of this version ("" when DKMS has none), null without dkms. */
+  dkms: string | null;
+  /** The sources DKMS builds from are in /usr/src. */
+  sources: boolean;
   rule: boolean;
   boot: boolean;
 }
@@ -235,14 +248,23 @@ export function moduleStatus(o: InstallOptions): ModuleStatus {
     /* no node */
   }
   const first = loaded(o) ? readFileSync(o.statusFile, 'utf8').split('\n')[0] ?? null : null;
-  return { loaded: first, device, dkms: existsSync(src), rule: existsSync(rule), boot: existsSync(boot) };
+  let dkms: string | null = null;
+  if (has('dkms')) {
+    try {
+      dkms = run('dkms', ['status', `agnocast/${moduleVersion(o.packageRoot)}`]).trim().split('\n').join('; ');
+    } catch (e) {
+      dkms = `dkms status failed: ${(e as Error).message}`;
+    }
+  }
+  return { loaded: first, device, dkms, sources: existsSync(src), rule: existsSync(rule), boot: existsSync(boot) };
 }
 
 export function formatModuleStatus(s: ModuleStatus): string {
   return [
     `module:     ${s.loaded ?? 'not loaded'}`,
     `device:     ${s.device ?? 'none'}`,
-    `dkms tree:  ${s.dkms ? 'installed' : 'no'}`,
+    `dkms:       ${s.dkms === null ? 'not installed' : s.dkms || 'no agnocast'}` +
+      (s.sources ? '' : s.dkms ? ' (its sources are gone from /usr/src)' : ''),
     `udev rule:  ${s.rule ? 'installed' : 'no'}`,
     `boot load:  ${s.boot ? 'yes' : 'no'}`,
   ].join('\n');

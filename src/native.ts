@@ -263,11 +263,17 @@ export function addonPath(root = PACKAGE_ROOT): string {
 /**
  * The command that builds the addon, for the running Node, in the package
  * at `root`: installed by pnpm (under node_modules/.pnpm), installed by npm
- * or any other manager, or a checkout of agnocast itself.
+ * or any other manager (bun included: npm rebuild works in the node_modules
+ * bun makes), or a checkout of agnocast itself.
  */
 export function rebuildCommand(root = PACKAGE_ROOT): string {
   const dirs = root.split(sep);
-  if (dirs.includes('.pnpm')) return 'pnpm approve-builds (select agnocast), then pnpm rebuild agnocast';
+  // pnpm 10 runs no dependency's install script until it is approved, and
+  // until then `pnpm rebuild agnocast` builds nothing; approve-builds runs
+  // the script of the packages it approves.
+  if (dirs.includes('.pnpm')) {
+    return 'pnpm approve-builds (select agnocast: pnpm then runs its install script); once approved, pnpm rebuild agnocast';
+  }
   if (dirs.includes('node_modules')) return 'npm rebuild agnocast';
   return `npm run build (in ${root.replace(/\/$/, '')})`;
 }
@@ -281,6 +287,14 @@ export function rebuildCommand(root = PACKAGE_ROOT): string {
  * it does not load at all.
  */
 export function loadAddon(path = addonPath(), rebuild = rebuildCommand()): NativeBinding {
+  // Bun runs Node-API addons but has no V8, whose C++ API the addon calls
+  // for pool buffers: it fails to load there (undefined symbol v8::…), and
+  // no rebuild helps.
+  const bun = process.versions['bun'];
+  if (bun !== undefined) {
+    throw new AddonError(`agnocast runs on Node.js, not on Bun (${bun}): its addon calls V8's C++ API, which Bun does not have`,
+      `run the program with node (Node.js 20, 22 or 24); a project installed with bun works with node once the addon is built: ${rebuild}`);
+  }
   const forNode = `for this Node.js (${process.version})`;
   if (!existsSync(path)) {
     throw new AddonError(`the agnocast addon is not built (${path} does not exist): the package's ` +

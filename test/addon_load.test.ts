@@ -20,7 +20,7 @@ describe('the rebuild command, for where the package is', () => {
   });
   it('installed by pnpm', () => {
     expect(rebuildCommand('/srv/app/node_modules/.pnpm/agnocast@0.1.0/node_modules/agnocast/'))
-      .toBe('pnpm approve-builds (select agnocast), then pnpm rebuild agnocast');
+      .toBe('pnpm approve-builds (select agnocast: pnpm then runs its install script); once approved, pnpm rebuild agnocast');
   });
   it('a checkout of agnocast', () => {
     expect(rebuildCommand('/home/me/agnocast/')).toBe('npm run build (in /home/me/agnocast)');
@@ -43,6 +43,16 @@ describe('loadAddon', () => {
       'script did not run (installed with --ignore-scripts, or by a package manager that skips install scripts) or failed');
     expect(e.fix).toBe(`build it for this Node.js (${process.version}): npm rebuild agnocast`);
     expect(e.message).toBe(`${e.problem}; ${e.fix}`);
+  });
+
+  it('under Bun: AddonError that says to run it with node, not a rebuild that cannot help', () => {
+    Object.defineProperty(process.versions, 'bun', { value: '1.4.5', configurable: true });
+    try {
+      expect(() => loadAddon(join(dir, 'missing.node'), 'npm rebuild agnocast'))
+        .toThrow(/^agnocast runs on Node\.js, not on Bun \(1\.4\.5\): .*; run the program with node .*: npm rebuild agnocast$/);
+    } finally {
+      delete (process.versions as Record<string, string | undefined>)['bun'];
+    }
   });
 
   it('a file that is no addon: AddonError with the loader\'s reason and the command', () => {

@@ -19,7 +19,7 @@ describe('errors say what happened and what to do', () => {
 
   it.each([
     ['EPERM', PermissionDeniedError, /another process/],
-    ['EACCES', PermissionDeniedError, /0666/],
+    ['EACCES', PermissionDeniedError, /join the group it belongs to \(sudo usermod -aG agnocast/],
     ['ENOMEM', PoolExhaustedError, /poolMax/],
     ['ENOBUFS', LimitError, /release some/],
     ['ENOSPC', LimitError, /limit/],
