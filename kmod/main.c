@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/stringify.h>
 #include <linux/uaccess.h>
 
 #include "agnocast_internal.h"
@@ -206,4 +207,6 @@ module_exit(agnocast_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("agnocast: zero-copy publish/subscribe between processes");
-MODULE_VERSION("0.2.0");
+MODULE_VERSION(__stringify(AGNOCAST_VERSION_MAJOR) "."
+	       __stringify(AGNOCAST_VERSION_MINOR) "."
+	       __stringify(AGNOCAST_VERSION_PATCH));
