@@ -149,20 +149,11 @@ export class Publisher extends EventEmitter implements Disposable {
     if (!Number.isSafeInteger(byteLength) || byteLength < 0) {
       throw new InvalidArgumentError(`loan size must be a whole number of bytes, not ${byteLength}`);
     }
-    let buffer: ArrayBuffer;
-    try {
-      buffer = this.#host.native.loan(byteLength);
-    } catch (e) {
-      // Subscribers may have released blocks since the last publish.
-      if ((e as { code?: string }).code !== 'ENOMEM' || this.#host.native.reclaim() === 0) {
-        throw translate(e, `loaning ${byteLength} bytes on ${this.topic}`);
-      }
-      try {
-        buffer = this.#host.native.loan(byteLength);
-      } catch (again) {
-        throw translate(again, `loaning ${byteLength} bytes on ${this.topic}`);
-      }
-    }
+    const native = this.#host.native;
+    const buffer = this.#withReclaim(
+      () => native.loan(byteLength),
+      () => `loaning ${byteLength} bytes on ${this.topic}`,
+    );
     const loan = new Loan(this, buffer, this.#host.native.addressOf(buffer));
     this.#loans.add(loan.ref);
     this.#forget.register(loan, loan.ref, loan.ref);
@@ -252,18 +243,29 @@ export class Publisher extends EventEmitter implements Disposable {
   #publishCopy(data: ArrayBufferView): bigint {
     const bytes = this.#bytesOf(data);
     const native = this.#host.native;
+    return this.#withReclaim(
+      () => native.publishCopy(this.id, bytes),
+      () => `publishing ${bytes.byteLength} bytes on ${this.topic}`,
+    );
+  }
+
+  /**
+   * `allocating()`, and once more if the pool was full but subscribers have
+   * released blocks since the last publish (reclaim() gives them back).
+   * Errors are translated with `doing()`, only built when one is thrown.
+   */
+  #withReclaim<T>(allocating: () => T, doing: () => string): T {
     try {
-      return native.publishCopy(this.id, bytes);
+      return allocating();
     } catch (e) {
-      // Subscribers may have released blocks since the last publish.
-      if ((e as { code?: string }).code !== 'ENOMEM' || native.reclaim() === 0) {
-        throw translate(e, `publishing ${bytes.byteLength} bytes on ${this.topic}`);
+      if ((e as { code?: string }).code !== 'ENOMEM' || this.#host.native.reclaim() === 0) {
+        throw translate(e, doing());
       }
     }
     try {
-      return native.publishCopy(this.id, bytes);
+      return allocating();
     } catch (e) {
-      throw translate(e, `publishing ${bytes.byteLength} bytes on ${this.topic}`);
+      throw translate(e, doing());
     }
   }
 
