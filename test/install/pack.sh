@@ -9,7 +9,11 @@
 #   - a project that installs it normally builds the addon (without
 #     -Werror: that is the project's own builds only) and type-checks a
 #     strict TypeScript publisher and subscriber (test/install/app/)
-#     against the package's declarations.
+#     against the package's declarations;
+#   - pnpm 10 and Bun (from the npm registry) install it without running
+#     its install script: first use names the command that builds the
+#     addon (pnpm approve-builds; npm rebuild agnocast), which works, and
+#     a program run by bun is told that agnocast runs on Node.js.
 # Leaves DIR/app, the installed project with its programs compiled, for
 # test/install/pack-in-guest.sh to run against the module. DIR must be
 # outside /tmp (the guest has its own): scripts/test.sh uses build/pack.
@@ -80,6 +84,43 @@ check "the install's build has warnings on but not -Werror" \
 	bash -c '! grep -q -- -Werror node_modules/agnocast/native/build/agnocast.target.mk && grep -q -- -Wextra node_modules/agnocast/native/build/agnocast.target.mk'
 check "the package's declarations type-check the strict TypeScript publisher and subscriber" npx tsc -p .
 check "they compile to dist/publisher.js and dist/subscriber.js" test -f dist/publisher.js -a -f dist/subscriber.js
+
+# Other package managers, from the npm registry (cached): pnpm 10 and Bun
+# run no install script of a dependency until the user approves it.
+pm=${AGNOCAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agnocast}/pm
+if [ ! -x "$pm/node_modules/.bin/pnpm" ] || [ ! -x "$pm/node_modules/@oven/bun-linux-x64/bin/bun" ]; then
+	npm install --no-audit --no-fund --no-save --prefix "$pm" pnpm@10 @oven/bun-linux-x64@1 >"$log" 2>&1 ||
+		{ echo "# installing pnpm and bun from the npm registry failed:" >>"$tap"; sed 's/^/# /' "$log" | tail -n 5 >>"$tap"; }
+fi
+pnpm() { "$pm/node_modules/.bin/pnpm" "$@"; }
+bun() { "$pm/node_modules/@oven/bun-linux-x64/bin/bun" "$@"; }
+addon_ok="^ok +native addon: .*built for this Node.js \\($(node -p process.version)\\)"
+
+mkdir -p "$dir/pnpm"
+cp "$root/test/install/app/package.json" "$dir/pnpm/"
+cd "$dir/pnpm" || exit 1
+check "pnpm 10 adds the tarball without running its install script" pnpm add "$tgz"
+exits "first use after pnpm add fails with status 1 (an error, not a crash)" 1 first_use
+out_has "the error names pnpm approve-builds, then pnpm rebuild agnocast" \
+	'AddonError: the agnocast addon is not built .*pnpm approve-builds .*pnpm rebuild agnocast'
+check "pnpm approve-builds --all (approving agnocast) runs its install script" pnpm approve-builds --all
+exits "pnpm exec agnocast doctor then runs (status 1: no module on this host)" 1 pnpm exec agnocast doctor
+out_has "doctor: the addon pnpm built is ok" "$addon_ok"
+
+mkdir -p "$dir/bun"
+cp "$root/test/install/app/package.json" "$dir/bun/"
+cd "$dir/bun" || exit 1
+echo "import { join } from 'agnocast'; join();" >first.mjs
+check "bun adds the tarball, blocking its install script" bun add "$tgz"
+exits "first use with node after bun add fails with status 1 (an error, not a crash)" 1 node first.mjs
+out_has "the error says the addon is not built and names npm rebuild agnocast" \
+	'AddonError: the agnocast addon is not built .*npm rebuild agnocast'
+exits "the same program run by bun fails with status 1 (an error, not a crash)" 1 bun first.mjs
+out_has "the error says agnocast runs on Node.js, not on Bun, and how to run it" \
+	'^AddonError: agnocast runs on Node.js, not on Bun \(1\.[0-9.]+\): .*; run the program with node'
+check "npm rebuild agnocast builds the addon in the project bun installed" npm rebuild agnocast
+exits "npx agnocast doctor then runs (status 1: no module on this host)" 1 npx agnocast doctor
+out_has "doctor: the addon is ok" "$addon_ok"
 
 plan
 rm -f "$log"
