@@ -15,8 +15,14 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * @typedef {{ name: string, passed: number, failed: number, skipped: number, failures: string[] }} Suite
+ * failures: the failed tests' names; notes: for each failure, the lines that
+ * say why (its TAP diagnostics, its assertion message), so that the end of
+ * a CI log shows them.
+ * @typedef {{ name: string, passed: number, failed: number, skipped: number, failures: string[], notes: string[][] }} Suite
  */
+
+/** At most this many lines of notes per failure in the report. */
+const NOTE_LINES = 16;
 
 /**
  * Parses TAP: "ok N - name", "not ok N - name", "# SKIP" directives and a
@@ -27,34 +33,49 @@ import { join } from 'node:path';
  */
 export function parseTap(name, text) {
   /** @type {Suite} */
-  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
+  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [], notes: [] };
   let planned = -1;
   let seen = 0;
+  /**
+   * The diagnostics ("# …") after a "not ok" line go to its notes.
+   * @type {string[] | null}
+   */
+  let notes = null;
   for (const line of text.split('\n')) {
     const plan = /^1\.\.(\d+)/.exec(line);
     if (plan) {
       planned = Number(plan[1]);
+      notes = null;
       continue;
     }
     const m = /^(not )?ok\b\s*\d*\s*(?:- )?(.*)$/.exec(line);
-    if (!m) continue;
+    if (!m) {
+      if (notes && line.startsWith('#')) notes.push(line);
+      continue;
+    }
     seen++;
+    notes = null;
     const title = m[2] ?? '';
     if (/#\s*skip/i.test(title)) suite.skipped++;
     else if (m[1]) {
       suite.failed++;
       suite.failures.push(title);
+      notes = [];
+      suite.notes.push(notes);
     } else suite.passed++;
   }
   if (seen === 0) {
     suite.failed++;
     suite.failures.push('no test results (the suite did not run or crashed)');
+    suite.notes.push([]);
   } else if (planned < 0) {
     suite.failed++;
     suite.failures.push('no plan line: the suite stopped before its end');
+    suite.notes.push([]);
   } else if (planned > seen) {
     suite.failed += planned - seen;
     suite.failures.push(`${planned - seen} planned tests never reported`);
+    suite.notes.push([]);
   }
   return suite;
 }
@@ -67,8 +88,8 @@ export function parseTap(name, text) {
  */
 export function parseVitestJson(name, text) {
   /** @type {Suite} */
-  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [] };
-  /** @type {{ testResults?: { name: string, message?: string, status?: string, assertionResults: { status: string, fullName: string }[] }[] }} */
+  const suite = { name, passed: 0, failed: 0, skipped: 0, failures: [], notes: [] };
+  /** @type {{ testResults?: { name: string, message?: string, status?: string, assertionResults: { status: string, fullName: string, failureMessages?: string[] }[] }[] }} */
   const report = JSON.parse(text);
   for (const file of report.testResults ?? []) {
     for (const t of file.assertionResults) {
@@ -76,12 +97,14 @@ export function parseVitestJson(name, text) {
       else if (t.status === 'failed') {
         suite.failed++;
         suite.failures.push(t.fullName);
+        suite.notes.push((t.failureMessages ?? []).join('\n').split('\n').filter((l) => !/^\s+at /.test(l)));
       } else suite.skipped++;
     }
     // A file that failed to load has no assertion results.
     if (file.assertionResults.length === 0 && file.status === 'failed') {
       suite.failed++;
       suite.failures.push(`${file.name}: ${file.message ?? 'failed to load'}`);
+      suite.notes.push([]);
     }
   }
   return suite;
@@ -114,7 +137,12 @@ export function report(suites) {
   let skipped = 0;
   for (const s of suites) {
     lines.push(`${s.name}: ${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}`);
-    for (const f of s.failures) lines.push(`  FAILED ${f}`);
+    s.failures.forEach((f, i) => {
+      lines.push(`  FAILED ${f}`);
+      const notes = s.notes[i] ?? [];
+      for (const n of notes.slice(0, NOTE_LINES)) lines.push(`    ${n}`);
+      if (notes.length > NOTE_LINES) lines.push(`    … ${notes.length - NOTE_LINES} more lines`);
+    });
     passed += s.passed;
     failed += s.failed;
     skipped += s.skipped;

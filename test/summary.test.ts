@@ -10,6 +10,13 @@ describe('TAP results of a guest suite', () => {
     expect(s.failures).toEqual(['b']);
   });
 
+  it('keeps the diagnostics after a failure and prints them under it', () => {
+    const s = parseTap('g', 'ok 1 - a\nnot ok 2 - b\n# rule: x\n# seed 7\nok 3 - c\n# stats\n1..3\n');
+    expect(s.notes).toEqual([['# rule: x', '# seed 7']]);
+    expect(report([s]).split('\n')).toEqual(['g: 2 passed, 1 failed', '  FAILED b', '    # rule: x', '    # seed 7',
+      '2 passed, 1 failed']);
+  });
+
   it('counts tests the plan promised but never reported as failed', () => {
     const s = parseTap('g', '1..5\nok 1 - a\nok 2 - b\n');
     expect(s.passed).toBe(2);
@@ -47,6 +54,12 @@ describe('vitest JSON report', () => {
     expect(s.passed).toBe(1);
     expect(s.failed).toBe(2);
     expect(s.failures).toEqual(['y', 'b.test.ts: SyntaxError']);
+  });
+
+  it('keeps the message of a failed assertion, without its stack', () => {
+    const json = JSON.stringify({ testResults: [{ name: 'a.test.ts', status: 'failed', assertionResults: [
+      { status: 'failed', fullName: 'y', failureMessages: ['AssertionError: 1 != 2\n    at f (a.ts:1:1)'] }] }] });
+    expect(parseVitestJson('host', json).notes).toEqual([['AssertionError: 1 != 2']]);
   });
 });
 
