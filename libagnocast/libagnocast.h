@@ -409,7 +409,9 @@ static inline const void *agnocast_entry_data(const struct agnocast_entry *e)
  * -ENOENT (no such pool), -ENXIO (not attached yet), -EDQUOT
  * (max_mappings_per_process), -EMFILE / -ENFILE, -EEXIST (the range is
  * mapped here by something else), -EBUSY (an older pool at the same range
- * is still held here), -ESRCH (not joined).
+ * is still held here, or kept by agnocast_map_pool until
+ * agnocast_unmap_pool: it is never replaced under the program's
+ * pointers), -ESRCH (not joined).
  */
 int agnocast_map_pool(pid_t pid, uint64_t addr, struct agnocast_pool_info *out);
 

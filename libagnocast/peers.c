@@ -174,8 +174,10 @@ static int map_failed(int err, const struct agnocast_pool_info *g, const char *h
  * Something else is at the range MAP_POOL answered. A forked child's
  * inherited mapping is dropped (the program may have unmapped it: never
  * trust it); an older pool whose file is not this one is stale, dropped
- * unless held. 1: it is this very pool (our declaration was doubled:
- * undone); 0: the range is free now.
+ * unless entries over it are held or the program asked to keep it
+ * (agnocast_map_pool): its pointers into it must go on reading its bytes,
+ * not the newer pool's. 1: it is this very pool (our declaration was
+ * doubled: undone); 0: the range is free now.
  */
 static int clear_range(const struct agnocast_pool_info *g, const struct stat *st, const char *how)
 {
@@ -194,6 +196,9 @@ static int clear_range(const struct agnocast_pool_info *g, const struct stat *st
 	}
 	if (old->holds)
 		return map_failed(EBUSY, g, how, "an older pool at that range is still held here: release its entries first");
+	if (old->keep)
+		return map_failed(EBUSY, g, how,
+				  "an older pool at that range is kept mapped here by agnocast_map_pool: agnocast_unmap_pool() it first");
 	drop(old);
 	return clear_range(g, st, how);
 }

@@ -27,17 +27,21 @@ void reread_held(struct tctx *t, const struct held *h, struct reread *rr)
 void judge_held(struct tctx *t, const struct held *h,
 		       const struct reread *rr)
 {
+	char where[400] = "";
+
 	if (h->rc0 == 1 || rr->rc == 1)
 		return;
 	REQUIRE(t, h->rc0 == 0,
 		"entry seq %llu addr 0x%llx of pid %d was not intact when received, though held: %s",
 		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
 		h->why0);
+	if (rr->rc != 0 || rr->serial != h->serial || rr->sum != h->sum)
+		map_describe(t->p, h->addr, where, sizeof(where));
 	REQUIRE(t, rr->rc == 0 && rr->serial == h->serial && rr->sum == h->sum,
-		"entry seq %llu addr 0x%llx of pid %d changed while held: serial %llu -> %llu, sum 0x%x -> 0x%x (%s)",
+		"entry seq %llu addr 0x%llx of pid %d changed while held: serial %llu -> %llu, sum 0x%x -> 0x%x (%s); %s",
 		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
 		(unsigned long long)h->serial, (unsigned long long)rr->serial,
-		h->sum, rr->sum, rr->rc ? rr->why : "intact but rewritten");
+		h->sum, rr->sum, rr->rc ? rr->why : "intact but rewritten", where);
 	win_hit(W_held_verified);
 	if (kill(h->pid, 0) && errno == ESRCH)
 		win_hit(W_held_verified_owner_gone);

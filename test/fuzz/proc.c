@@ -424,6 +424,34 @@ static struct mapping *map_for(struct tctx *t, int32_t pid, uint64_t addr)
 	return m;
 }
 
+void map_describe(struct pctx *p, uint64_t addr, char *buf, size_t len)
+{
+	struct mapping *m;
+	char line[300] = "none";
+	unsigned long lo, hi;
+	size_t n;
+	FILE *f;
+
+	pthread_mutex_lock(&p->mu);
+	m = map_covering(p, addr);
+	n = m ? (size_t)snprintf(buf, len, "our mapping there: pid %d at 0x%llx+0x%llx, refs %u, decls %u",
+				 m->info.pid, (unsigned long long)m->info.addr,
+				 (unsigned long long)m->info.max, m->refs, m->decls) :
+		(size_t)snprintf(buf, len, "no mapping of ours there");
+	pthread_mutex_unlock(&p->mu);
+	f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi)
+			break;
+	if (f && feof(f))
+		snprintf(line, sizeof(line), "none");
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = 0;
+	if (n < len)
+		snprintf(buf + n, len - n, "; /proc/self/maps: %s", line);
+}
+
 void map_unref(struct pctx *p, uint64_t addr)
 {
 	int i;

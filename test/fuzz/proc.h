@@ -157,6 +157,12 @@ void held_drop_sub(struct tctx *t, uint32_t sub);
 int blk_read(struct tctx *t, int32_t pid, uint64_t addr, uint64_t len,
 	     uint64_t *serial, uint32_t *sum, char *why, size_t whylen,
 	     int ref);
+/*
+ * For a failure report: our record of the mapping that covers addr (pid,
+ * range, references, declarations) and the line of /proc/self/maps there.
+ */
+void map_describe(struct pctx *p, uint64_t addr, char *buf, size_t len);
+
 /* Drop a mapping reference taken by blk_read(ref) for a held entry. */
 void map_unref(struct pctx *p, uint64_t addr);
 /* Undo one of our mappings entirely (p->mu held). */

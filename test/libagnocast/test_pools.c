@@ -4,11 +4,15 @@
  * kept while an entry over it is held after its owner was SIGKILLed, then
  * unmapped; a pool whose owner's pid is not visible here, mapped by an
  * entry's address; agnocast_map_pool / agnocast_unmap_pool by pid and by
- * address, and their errors.
+ * address, and their errors; a kept pool of an owner that is gone is not
+ * replaced by a newer pool at its range.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,4 +161,73 @@ TEST(map_pool_and_unmap_pool)
 	LIB_OK(agnocast_leave());
 	TELL(p.sock, "exit");
 	REAP_OK(p.pid);
+}
+
+struct other_pool {
+	const char *text;	/* written at the pool's start */
+	uint64_t clear;		/* a range inherited from the test, unmapped first */
+};
+
+/*
+ * As user 65534, so that the test's declarations do not keep its range
+ * (another user's do not): joins, writes the text at its pool's start,
+ * sends the pool's address, waits.
+ */
+static void other_users_pool(int sock, void *arg)
+{
+	const struct other_pool *op = arg;
+	int fd = open(AGNOCAST_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	struct agnocast_join_opts o = { .pool_size = UNIT, .pool_max = UNIT, .dev_fd = fd,
+					.flags = AGNOCAST_OPT_NO_DISCOVERY };
+	struct agnocast_pool p;
+
+	CHECK(fd >= 0, "open %s", AGNOCAST_DEVICE_PATH);
+	if (op->clear)	/* else the module would place our pool past it */
+		CHECK_OK(munmap((void *)(uintptr_t)op->clear, UNIT));
+	CHECK_OK(setgroups(0, NULL));
+	CHECK_OK(setgid(65534));
+	CHECK_OK(setuid(65534));
+	LIB_OK(agnocast_join(&o));
+	LIB_OK(agnocast_pool_info(&p));
+	strcpy((char *)(uintptr_t)p.addr, op->text);
+	SEND(sock, p.addr);
+	WAIT_FOR(sock, "exit");
+}
+
+/*
+ * The fuzzer found a kept mapping swapped under a reader: the owner of a
+ * pool mapped with agnocast_map_pool exits, its range goes to a newer
+ * pool, and mapping that one used to drop the kept one silently, so the
+ * reader's pointers read the newer pool's bytes. EBUSY now, until the
+ * program unmaps the kept one.
+ */
+TEST(kept_pool_is_not_replaced_by_a_newer_one_at_its_range)
+{
+	struct other_pool pa = { "pool A", 0 }, pc = { "pool C", 0 };
+	struct agnocast_pool_info info;
+	struct child a, c;
+	uint64_t addr_a, addr_c;
+
+	LT_JOIN(UNIT, 0);
+	a = spawn(other_users_pool, &pa);
+	RECV(a.sock, addr_a);
+	LIB_OK(agnocast_map_pool(a.pid, 0, &info));
+	CHECK(!strcmp((const char *)(uintptr_t)addr_a, "pool A"));
+	TELL(a.sock, "exit");
+	REAP_OK(a.pid);
+	pc.clear = addr_a;
+	c = spawn(other_users_pool, &pc);
+	RECV(c.sock, addr_c);
+	CHECK_EQ(addr_c, addr_a);	/* the range went to the newer pool */
+	LIB_ERR(agnocast_map_pool(c.pid, 0, &info), EBUSY, "agnocast_unmap_pool() it first");
+	CHECK(!strcmp((const char *)(uintptr_t)addr_a, "pool A"), "the kept pool was replaced: %.8s",
+	      (const char *)(uintptr_t)addr_a);
+	LIB_OK(agnocast_unmap_pool(addr_a));
+	LIB_OK(agnocast_map_pool(c.pid, 0, &info));
+	CHECK(info.pid == c.pid && info.addr == addr_c);
+	CHECK(!strcmp((const char *)(uintptr_t)addr_c, "pool C"));
+	LIB_OK(agnocast_unmap_pool(addr_c));
+	LIB_OK(agnocast_leave());
+	TELL(c.sock, "exit");
+	REAP_OK(c.pid);
 }
