@@ -25,6 +25,19 @@ import { join } from 'node:path';
 const NOTE_LINES = 16;
 
 /**
+ * Counts `count` failed tests under one title, with the lines that say why.
+ * @param {Suite} suite
+ * @param {string} title
+ * @param {string[]} [notes]
+ * @param {number} [count]
+ */
+function fail(suite, title, notes = [], count = 1) {
+  suite.failed += count;
+  suite.failures.push(title);
+  suite.notes.push(notes);
+}
+
+/**
  * Parses TAP: "ok N - name", "not ok N - name", "# SKIP" directives and a
  * plan "1..N". Tests the plan promised but never reported count as failed.
  * @param {string} name
@@ -58,25 +71,13 @@ export function parseTap(name, text) {
     const title = m[2] ?? '';
     if (/#\s*skip/i.test(title)) suite.skipped++;
     else if (m[1]) {
-      suite.failed++;
-      suite.failures.push(title);
       notes = [];
-      suite.notes.push(notes);
+      fail(suite, title, notes);
     } else suite.passed++;
   }
-  if (seen === 0) {
-    suite.failed++;
-    suite.failures.push('no test results (the suite did not run or crashed)');
-    suite.notes.push([]);
-  } else if (planned < 0) {
-    suite.failed++;
-    suite.failures.push('no plan line: the suite stopped before its end');
-    suite.notes.push([]);
-  } else if (planned > seen) {
-    suite.failed += planned - seen;
-    suite.failures.push(`${planned - seen} planned tests never reported`);
-    suite.notes.push([]);
-  }
+  if (seen === 0) fail(suite, 'no test results (the suite did not run or crashed)');
+  else if (planned < 0) fail(suite, 'no plan line: the suite stopped before its end');
+  else if (planned > seen) fail(suite, `${planned - seen} planned tests never reported`, [], planned - seen);
   return suite;
 }
 
@@ -95,16 +96,12 @@ export function parseVitestJson(name, text) {
     for (const t of file.assertionResults) {
       if (t.status === 'passed') suite.passed++;
       else if (t.status === 'failed') {
-        suite.failed++;
-        suite.failures.push(t.fullName);
-        suite.notes.push((t.failureMessages ?? []).join('\n').split('\n').filter((l) => !/^\s+at /.test(l)));
+        fail(suite, t.fullName, (t.failureMessages ?? []).join('\n').split('\n').filter((l) => !/^\s+at /.test(l)));
       } else suite.skipped++;
     }
     // A file that failed to load has no assertion results.
     if (file.assertionResults.length === 0 && file.status === 'failed') {
-      suite.failed++;
-      suite.failures.push(`${file.name}: ${file.message ?? 'failed to load'}`);
-      suite.notes.push([]);
+      fail(suite, `${file.name}: ${file.message ?? 'failed to load'}`);
     }
   }
   return suite;

@@ -53,16 +53,25 @@ bash scripts/setup.sh
 
 # The debug kernel, on a machine that has not cached it yet, is 25 minutes
 # of CPU time (scripts/debug-kernel.sh). It is built in the background at
-# the lowest priority from here on, taking the CPU time the builds, the
-# host tests and the other guests leave idle, and its guest runs last.
+# the lowest priority from here on, and its guest runs last. On two cores
+# that saves a few minutes only: the build slows the guests beside it (see
+# README, "Node versions").
 debug_build=
+addon=native/build/Release/agnocast.node
+# On exit: the addon built for the Node on PATH back in place (the lanes
+# swap it), and an unfinished debug kernel build stopped.
+on_exit() {
+	[ ! -f "$BUILD/addon/system.node" ] || cp "$BUILD/addon/system.node" "$addon"
+	[ -z "$debug_build" ] || kill -- "-$debug_build" 2>/dev/null || :
+}
+rm -f "$BUILD/addon/system.node"	# a previous run's: only this run's goes back
+trap on_exit EXIT
 if [[ " ${kernels[*]} " == *" debug "* ]]; then
 	mapfile -t kernels < <(for k in "${kernels[@]}"; do [ "$k" = debug ] || echo "$k"; done; echo debug)
 	mkdir -p "$BUILD"
 	# Its own process group (setsid), so that an interrupted run stops the make too.
 	setsid -w nice -n 19 bash scripts/debug-kernel.sh >"$BUILD/debug-kernel.log" 2>&1 &
 	debug_build=$!
-	trap 'kill -- "-$debug_build" 2>/dev/null || :' EXIT
 fi
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
@@ -84,7 +93,6 @@ with_node() {
 	shift
 	PATH="${node_dir[$m]}/bin:$PATH" npm_config_nodedir="${node_dir[$m]}" "$@"
 }
-addon=native/build/Release/agnocast.node
 # use_addon NAME: the addon build/addon/NAME.node where the library loads it.
 use_addon() { cp "$BUILD/addon/$1.node" "$addon"; }
 
@@ -128,13 +136,9 @@ fi
 
 step "build: the TypeScript library (tsc)"
 npx tsc -p src
-# The lanes swap the addon in and out; the one built for the Node on PATH
-# comes back when the run ends.
 mkdir -p "$BUILD/addon"
-trap 'use_addon system 2>/dev/null || :; [ -z "$debug_build" ] || kill -- "-$debug_build" 2>/dev/null || :' EXIT
 : >"$results/addon-build.tap"
 system_abi=$(node -p process.versions.modules)
-rm -f "$BUILD/addon/system.node"
 for m in "${node_majors[@]}"; do
 	step "build: the addon for Node ${node_dir[$m]##*/} (-Werror)"
 	if with_node "$m" npm run -s install; then

@@ -150,11 +150,13 @@ export class Publisher extends EventEmitter implements Disposable {
       throw new InvalidArgumentError(`loan size must be a whole number of bytes, not ${byteLength}`);
     }
     const native = this.#host.native;
-    const buffer = this.#withReclaim(
-      () => native.loan(byteLength),
-      () => `loaning ${byteLength} bytes on ${this.topic}`,
-    );
-    const loan = new Loan(this, buffer, this.#host.native.addressOf(buffer));
+    let buffer: ArrayBuffer;
+    try {
+      buffer = native.loan(byteLength);
+    } catch (e) {
+      buffer = this.#afterReclaim(e, () => native.loan(byteLength), () => `loaning ${byteLength} bytes on ${this.topic}`);
+    }
+    const loan = new Loan(this, buffer, native.addressOf(buffer));
     this.#loans.add(loan.ref);
     this.#forget.register(loan, loan.ref, loan.ref);
     return loan;
@@ -243,29 +245,28 @@ export class Publisher extends EventEmitter implements Disposable {
   #publishCopy(data: ArrayBufferView): bigint {
     const bytes = this.#bytesOf(data);
     const native = this.#host.native;
-    return this.#withReclaim(
-      () => native.publishCopy(this.id, bytes),
-      () => `publishing ${bytes.byteLength} bytes on ${this.topic}`,
-    );
+    try {
+      return native.publishCopy(this.id, bytes);
+    } catch (e) {
+      return this.#afterReclaim(e, () => native.publishCopy(this.id, bytes),
+        () => `publishing ${bytes.byteLength} bytes on ${this.topic}`);
+    }
   }
 
   /**
-   * `allocating()`, and once more if the pool was full but subscribers have
-   * released blocks since the last publish (reclaim() gives them back).
-   * Errors are translated with `doing()`, only built when one is thrown.
+   * An allocation failed with `e`: if the pool was full but subscribers
+   * have released blocks since the last publish (reclaim() gives them
+   * back), `again()` once more; else, or if that fails too, the error
+   * translated with `doing()`. Only the failure path builds these closures.
    */
-  #withReclaim<T>(allocating: () => T, doing: () => string): T {
-    try {
-      return allocating();
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ENOMEM' || this.#host.native.reclaim() === 0) {
-        throw translate(e, doing());
-      }
+  #afterReclaim<T>(e: unknown, again: () => T, doing: () => string): T {
+    if ((e as { code?: string }).code !== 'ENOMEM' || this.#host.native.reclaim() === 0) {
+      throw translate(e, doing());
     }
     try {
-      return allocating();
-    } catch (e) {
-      throw translate(e, doing());
+      return again();
+    } catch (e2) {
+      throw translate(e2, doing());
     }
   }
 

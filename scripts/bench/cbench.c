@@ -301,19 +301,20 @@ static void read_reports(struct agnocast_subscriber *sub, int fd, int block, str
 }
 
 /*
- * Publishes message SEQ of LEN bytes, first waiting for reports until it is
- * less than WINDOW ahead of the last one: the sustained row's only wait.
+ * Publishes the next message (++*seq) of LEN bytes, first waiting for
+ * reports while WINDOW messages are ahead of the last one: the sustained
+ * row's only wait.
  */
 static void publish_windowed(struct agnocast_publisher *pub, struct agnocast_subscriber *sub,
-			     int fd, uint64_t len, uint64_t window, uint64_t seq,
+			     int fd, uint64_t len, uint64_t window, uint64_t *seq,
 			     struct report *last)
 {
 	struct hdr *h;
 
-	while (seq - 1 - last->pos >= window)
+	while (*seq - last->pos >= window)
 		read_reports(sub, fd, 1, last);
 	h = alloc(len);
-	h->seq = seq;
+	h->seq = ++*seq;
 	h->t_pub_ns = demo_now_ns();
 	demo_ok(agnocast_publish(pub, h, len, NULL), "publishing");
 }
@@ -342,13 +343,13 @@ static int run_sustained_pub(const char *size_s, const char *secs_s, const char 
 		SUS_DATA);
 	read_reports(sub, fd, 1, &last);	/* the subscriber's hello */
 	while (seq < warmup)	/* uncounted, the same way */
-		publish_windowed(pub, sub, fd, len, window, ++seq, &last);
+		publish_windowed(pub, sub, fd, len, window, &seq, &last);
 	while (last.pos < warmup)	/* all of it received */
 		read_reports(sub, fd, 1, &last);
 	t0 = demo_now_ns();
 	until = t0 + (uint64_t)(secs * 1e9);
 	while (demo_now_ns() < until)
-		publish_windowed(pub, sub, fd, len, window, ++seq, &last);
+		publish_windowed(pub, sub, fd, len, window, &seq, &last);
 	while (seq - last.pos >= window)	/* the end, within the window too */
 		read_reports(sub, fd, 1, &last);
 	{

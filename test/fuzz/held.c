@@ -28,6 +28,7 @@ void judge_held(struct tctx *t, const struct held *h,
 		       const struct reread *rr)
 {
 	char where[400] = "";
+	int same;
 
 	if (h->rc0 == 1 || rr->rc == 1)
 		return;
@@ -35,9 +36,10 @@ void judge_held(struct tctx *t, const struct held *h,
 		"entry seq %llu addr 0x%llx of pid %d was not intact when received, though held: %s",
 		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
 		h->why0);
-	if (rr->rc != 0 || rr->serial != h->serial || rr->sum != h->sum)
+	same = rr->rc == 0 && rr->serial == h->serial && rr->sum == h->sum;
+	if (!same)
 		map_describe(t->p, h->addr, where, sizeof(where));
-	REQUIRE(t, rr->rc == 0 && rr->serial == h->serial && rr->sum == h->sum,
+	REQUIRE(t, same,
 		"entry seq %llu addr 0x%llx of pid %d changed while held: serial %llu -> %llu, sum 0x%x -> 0x%x (%s); %s",
 		(unsigned long long)h->seq, (unsigned long long)h->addr, h->pid,
 		(unsigned long long)h->serial, (unsigned long long)rr->serial,

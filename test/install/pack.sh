@@ -32,6 +32,8 @@ export npm_config_nodedir=$(dirname "$(dirname "$(command -v node)")")
 : >"$tap"
 rm -rf "$dir" && mkdir -p "$dir"
 first_use() { node --input-type=module -e "import { join } from 'agnocast'; join();"; }
+# What doctor prints for an addon built for the Node that runs.
+addon_ok="^ok +native addon: .*built for this Node.js \\($(node -p process.version)\\)"
 
 # What users need: the library (dist/: every src/*.ts and src/bridge/*.ts compiled, with its
 # declarations), what the install script compiles (the addon's sources and
@@ -68,7 +70,7 @@ out_has "doctor says the addon is not built, with the command" \
 out_has "doctor's fix is npm rebuild agnocast" 'fix: build it for this Node.js .*: npm rebuild agnocast'
 check "npm rebuild agnocast (the command named) builds the addon" npm rebuild agnocast
 exits "npx agnocast doctor then finds the addon loadable" 1 npx agnocast doctor
-out_has "doctor: the addon is ok" "^ok +native addon: .*built for this Node.js \\($(node -p process.version)\\)"
+out_has "doctor: the addon is ok" "$addon_ok"
 
 # A normal install, and a user's TypeScript programs.
 mkdir -p "$dir/app"
@@ -94,7 +96,6 @@ if [ ! -x "$pm/node_modules/.bin/pnpm" ] || [ ! -x "$pm/node_modules/@oven/bun-l
 fi
 pnpm() { "$pm/node_modules/.bin/pnpm" "$@"; }
 bun() { "$pm/node_modules/@oven/bun-linux-x64/bin/bun" "$@"; }
-addon_ok="^ok +native addon: .*built for this Node.js \\($(node -p process.version)\\)"
 
 mkdir -p "$dir/pnpm"
 cp "$root/test/install/app/package.json" "$dir/pnpm/"
