@@ -134,7 +134,15 @@ void op_receive(struct tctx *t)
 	memset(&x, 0, sizeof(x));
 	if (rng_pct(&t->r, 88))
 		x.sr = pick_sub(t, &x.a.subscriber_id, &x.precise);
-	x.depth = x.sr ? x.sr->qos.depth : 8;
+	/*
+	 * Another thread's (exposed) record may be removed and its slot
+	 * reused once pick_sub let go of p->mu: its depth only while it is
+	 * still the subscriber picked, else the largest there is.
+	 */
+	pthread_mutex_lock(&t->p->mu);
+	x.depth = !x.sr ? 8 : x.sr->live == 1 && x.sr->id == x.a.subscriber_id ?
+		  x.sr->qos.depth : AGNOCAST_DEPTH_MAX;
+	pthread_mutex_unlock(&t->p->mu);
 	if (!x.sr)
 		x.a.subscriber_id = odd_sub_id(t, &c.expect);
 	rx_entries(t, &x);
