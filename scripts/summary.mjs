@@ -21,8 +21,23 @@ import { join } from 'node:path';
  * @typedef {{ name: string, passed: number, failed: number, skipped: number, failures: string[], notes: string[][] }} Suite
  */
 
-/** At most this many lines of notes per failure in the report. */
-const NOTE_LINES = 16;
+/**
+ * Of a failure's notes, the report prints this many first lines (the rule
+ * and the seed) and this many last ones (the operations just before).
+ */
+const NOTE_HEAD = 6;
+const NOTE_TAIL = 6;
+
+/**
+ * The notes to print, with a marker for the lines left out.
+ * @param {string[]} notes
+ * @returns {string[]}
+ */
+function excerpt(notes) {
+  if (notes.length <= NOTE_HEAD + NOTE_TAIL + 1) return notes;
+  return [...notes.slice(0, NOTE_HEAD), `… ${notes.length - NOTE_HEAD - NOTE_TAIL} more lines`,
+    ...notes.slice(-NOTE_TAIL)];
+}
 
 /**
  * Counts `count` failed tests under one title, with the lines that say why.
@@ -129,6 +144,7 @@ export function collect(dir) {
  */
 export function report(suites) {
   const lines = [];
+  const why = [];
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -136,15 +152,16 @@ export function report(suites) {
     lines.push(`${s.name}: ${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}`);
     s.failures.forEach((f, i) => {
       lines.push(`  FAILED ${f}`);
-      const notes = s.notes[i] ?? [];
-      for (const n of notes.slice(0, NOTE_LINES)) lines.push(`    ${n}`);
-      if (notes.length > NOTE_LINES) lines.push(`    … ${notes.length - NOTE_LINES} more lines`);
+      why.push(`${s.name}: FAILED ${f}`, ...excerpt(s.notes[i] ?? []).map((n) => `    ${n}`));
     });
     passed += s.passed;
     failed += s.failed;
     skipped += s.skipped;
   }
   if (suites.length === 0) failed++;
+  // Why each test failed comes last, next to the closing line: the end of
+  // a CI log is what a reader sees first.
+  if (why.length) lines.push('', 'why they failed:', ...why);
   lines.push(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   return lines.join('\n');
 }

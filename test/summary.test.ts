@@ -10,11 +10,21 @@ describe('TAP results of a guest suite', () => {
     expect(s.failures).toEqual(['b']);
   });
 
-  it('keeps the diagnostics after a failure and prints them under it', () => {
+  it('keeps the diagnostics after a failure and prints them last, just above the closing line', () => {
     const s = parseTap('g', 'ok 1 - a\nnot ok 2 - b\n# rule: x\n# seed 7\nok 3 - c\n# stats\n1..3\n');
     expect(s.notes).toEqual([['# rule: x', '# seed 7']]);
-    expect(report([s]).split('\n')).toEqual(['g: 2 passed, 1 failed', '  FAILED b', '    # rule: x', '    # seed 7',
-      '2 passed, 1 failed']);
+    expect(report([s, parseTap('h', 'ok 1\n1..1\n')]).split('\n')).toEqual(['g: 2 passed, 1 failed', '  FAILED b',
+      'h: 1 passed, 0 failed', '', 'why they failed:', 'g: FAILED b', '    # rule: x', '    # seed 7',
+      '3 passed, 1 failed']);
+  });
+
+  it('prints the first and the last lines of long diagnostics (the rule, and the operations just before)', () => {
+    const ops = Array.from({ length: 40 }, (_, i) => `# op ${i}`);
+    const s = parseTap('g', ['not ok 1 - f', '# rule: y', ...ops, '1..1', ''].join('\n'));
+    const lines = report([s]).split('\n');
+    expect(lines.slice(lines.indexOf('g: FAILED f') + 1, -1)).toEqual([
+      '    # rule: y', '    # op 0', '    # op 1', '    # op 2', '    # op 3', '    # op 4', '    … 29 more lines',
+      '    # op 34', '    # op 35', '    # op 36', '    # op 37', '    # op 38', '    # op 39']);
   });
 
   it('counts tests the plan promised but never reported as failed', () => {
