@@ -18,7 +18,7 @@ unsigned int agnocast_max_procs_per_user = 1024;
 module_param_named(max_procs_per_user, agnocast_max_procs_per_user, uint, 0644);
 MODULE_PARM_DESC(max_procs_per_user, "joined processes of one user, exited ones with a reserved range included");
 
-unsigned long agnocast_max_window_per_user = 16UL << 40;
+unsigned long agnocast_max_window_per_user = 4UL << 40;
 module_param_named(max_window_per_user, agnocast_max_window_per_user, ulong, 0644);
 MODULE_PARM_DESC(max_window_per_user, "bytes of the shared address window one user's pools may reserve");
 

@@ -50,6 +50,14 @@ int lib_ioctl_fail(int err, const char *op, const char *what);
 void *lib_fail_null(int err, const char *op, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- maps.c ------------------------------------------------------------------- */
+
+/*
+ * The first line of /proc/self/maps that intersects [addr, addr + len),
+ * into out (spaces squeezed), or a note that none does.
+ */
+void lib_mapping_at(uint64_t addr, uint64_t len, char *out, size_t n);
+
 /* ---- device.c ----------------------------------------------------------------- */
 
 /* The library's /dev/agnocast descriptor (opened on first use), or -errno. */

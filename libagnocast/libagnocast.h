@@ -408,7 +408,8 @@ static inline const void *agnocast_entry_data(const struct agnocast_entry *e)
  * process's own pool maps nothing and returns its geometry. Errors:
  * -ENOENT (no such pool), -ENXIO (not attached yet), -EDQUOT
  * (max_mappings_per_process), -EMFILE / -ENFILE, -EEXIST (the range is
- * mapped here by something else), -EBUSY (an older pool at the same range
+ * mapped here by something else, which the error message names as
+ * /proc/self/maps lists it), -EBUSY (an older pool at the same range
  * is still held here, or kept by agnocast_map_pool until
  * agnocast_unmap_pool: it is never replaced under the program's
  * pointers), -ESRCH (not joined).

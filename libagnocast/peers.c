@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -170,6 +171,21 @@ static int map_failed(int err, const struct agnocast_pool_info *g, const char *h
 			g->pid, how, (unsigned long long)g->addr, what);
 }
 
+/* mmap gave m, not the pool's address: say what is in the way. */
+static int map_refused(void *m, const struct agnocast_pool_info *g, const char *how)
+{
+	int err = m == MAP_FAILED ? errno : EEXIST;
+	char what[200], line[120];
+
+	if (m != MAP_FAILED)
+		munmap(m, g->max);	/* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
+	if (err != EEXIST)
+		return map_failed(err, g, how, "mmap refused it");
+	lib_mapping_at(g->addr, g->max, line, sizeof(line));
+	snprintf(what, sizeof(what), "something else is mapped in its range here (%s)", line);
+	return map_failed(err, g, how, what);
+}
+
 /*
  * Something else is at the range MAP_POOL answered. A forked child's
  * inherited mapping is dropped (the program may have unmapped it: never
@@ -217,12 +233,8 @@ static int map_answer(const struct agnocast_pool_info *g, int fd, const char *ho
 	if (r)
 		return r < 0 ? r : (*out = find_addr(g->addr), 0);
 	m = mmap(U2P(g->addr), g->max, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-	if (m != U2P(g->addr)) {
-		if (m != MAP_FAILED)
-			munmap(m, g->max);
-		return map_failed(m == MAP_FAILED ? errno : EEXIST, g, how,
-				  "something else is mapped in its range here");
-	}
+	if (m != U2P(g->addr))
+		return map_refused(m, g, how);
 	p = sys_calloc(1, sizeof(*p));
 	if (!p || table_add(p)) {
 		sys_free(p);

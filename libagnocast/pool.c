@@ -42,6 +42,7 @@ static int create_file(const char *name)
 static int map_file(int fd, const char *name)
 {
 	void *want = U2P(lib.addr), *p;
+	char line[120];
 
 	if (ftruncate(fd, (off_t)atomic_load(&lib.size)) < 0)
 		return lib_fail(errno, "ftruncate", "cannot size the pool %s to %llu bytes (is /dev/shm full?)",
@@ -53,9 +54,13 @@ static int map_file(int fd, const char *name)
 		munmap(p, lib.max);	/* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
 		errno = EEXIST;
 	}
-	return lib_fail(errno, "mmap",
-			"cannot map the pool at its assigned address 0x%llx: something is mapped there already",
-			(unsigned long long)lib.addr);
+	if (errno != EEXIST)
+		return lib_fail(errno, "mmap", "cannot map the pool at its assigned address 0x%llx",
+				(unsigned long long)lib.addr);
+	lib_mapping_at(lib.addr, lib.max, line, sizeof(line));
+	return lib_fail(EEXIST, "mmap",
+			"cannot map the pool at its assigned address 0x%llx: something is mapped there already (%s)",
+			(unsigned long long)lib.addr, line);
 }
 
 int pool_create_attach(void)

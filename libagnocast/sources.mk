@@ -22,6 +22,7 @@ LIBAGNOCAST_SRCS := \
 	fork.c \
 	introspect.c \
 	join.c \
+	maps.c \
 	peers.c \
 	pool.c \
 	publisher.c \

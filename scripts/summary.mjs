@@ -144,6 +144,7 @@ export function collect(dir) {
  */
 export function report(suites) {
   const lines = [];
+  /** @type {string[]} */
   const why = [];
   let passed = 0;
   let failed = 0;

@@ -9,7 +9,7 @@
  * `'open /dev/agnocast'`, `'mmap'`, …); `src/errors.ts` turns those into the
  * library's error classes.
  *
- * Addresses are bigints (pools live above 0x40000000000). Lengths are numbers
+ * Addresses are bigints (pools live at 64 TiB and above). Lengths are numbers
  * (messages are below 2^53 bytes).
  */
 import { existsSync } from 'node:fs';

@@ -39,12 +39,14 @@ describe('the uapi header, the one contract between kernel, C and addon', () => 
     expect(compile('gcc', ['-std=c11', '-Wpadded', '-Werror'], src)).toMatch(/padding/);
   });
 
-  it('places pools above 0x40000000000, in whole 100 kB units and 2 MiB slots', () => {
+  it('places pools above 0x40000000000, clear of V8\'s random hints (below 64 TiB) and of PIE executables (85 TiB), in whole 100 kB units and 2 MiB slots', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agnocast-uapi-'));
     const src = join(dir, 'c.c');
     writeFileSync(src, [
       '#include "agnocast.h"',
-      '_Static_assert(AGNOCAST_POOL_BASE == 0x40000000000ULL, "base");',
+      '_Static_assert(AGNOCAST_POOL_BASE > 0x40000000000ULL, "above the mission\'s floor");',
+      '_Static_assert(AGNOCAST_POOL_BASE >= 0x400000000000ULL, "above V8\'s 46-bit placement hints");',
+      '_Static_assert(AGNOCAST_POOL_LIMIT <= 0x555555554000ULL, "below ELF_ET_DYN_BASE, where PIE executables load");',
       '_Static_assert(AGNOCAST_POOL_UNIT == 102400, "unit");',
       '_Static_assert(AGNOCAST_POOL_UNIT % 4096 == 0, "unit is whole pages");',
       '_Static_assert(AGNOCAST_POOL_BASE % AGNOCAST_POOL_ALIGN == 0, "aligned base");',

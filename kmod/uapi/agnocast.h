@@ -64,7 +64,7 @@
  *   max_procs_per_user      1024     joined processes of one user, counting
  *                                    exited ones whose range is still
  *                                    reserved (ADD_PROCESS: EDQUOT)
- *   max_window_per_user     16 TiB   address window reserved by one user's
+ *   max_window_per_user     4 TiB    address window reserved by one user's
  *                                    pools, live or exited but still
  *                                    reserved (ADD_PROCESS: EDQUOT)
  *   max_endpoints_per_process 1024   publishers plus subscribers of one
@@ -153,11 +153,18 @@
 #define AGNOCAST_STATUS_PATH		"/proc/driver/agnocast"
 
 /* Bumped on any incompatible change of this header. */
-#define AGNOCAST_ABI_VERSION		3
+#define AGNOCAST_ABI_VERSION		4
 
-/* Pool geometry. */
-#define AGNOCAST_POOL_BASE		0x40000000000ULL	/* 4 TiB */
-#define AGNOCAST_POOL_LIMIT		0x400000000000ULL	/* 64 TiB */
+/*
+ * Pool geometry. The window [AGNOCAST_POOL_BASE, AGNOCAST_POOL_LIMIT) is
+ * where nothing else in a process lands on its own: V8 (Node) places its
+ * heap and code pages at random hints below 64 TiB (46 bits), and Linux
+ * puts position-independent executables and their heap at 85 TiB and
+ * ordinary mappings from the top of user space (128 TiB) down. A pool's
+ * range must be free in every process that maps it, not only in its owner.
+ */
+#define AGNOCAST_POOL_BASE		0x400000000000ULL	/* 64 TiB */
+#define AGNOCAST_POOL_LIMIT		0x540000000000ULL	/* 84 TiB */
 #define AGNOCAST_POOL_UNIT		102400ULL		/* 100 kB */
 #define AGNOCAST_POOL_ALIGN		0x200000ULL		/* 2 MiB */
 #define AGNOCAST_POOL_SIZE_MAX		0x10000000000ULL	/* 1 TiB */

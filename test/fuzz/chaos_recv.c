@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Member threads: RECEIVE, which first releases a list of seqs (ABI 3).
+ * Member threads: RECEIVE, which first releases a list of seqs (since ABI 3).
  * The releases stand whatever the receiving part returns, unless the call
  * failed before it got to the subscriber (bad arguments, an unreadable
  * list, an id not ours). Threads that inject faults send no list: with an

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Probe scenarios of ABI 3: reliable subscribers (nothing dropped, PUBLISH
+ * Probe scenarios added in ABI 3: reliable subscribers (nothing dropped, PUBLISH
  * EAGAIN while a queue is full, EPOLLOUT), endpoint events (EPOLLPRI and
  * the state ioctls that clear it), RECEIVE's release list.
  */

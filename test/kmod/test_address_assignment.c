@@ -129,18 +129,23 @@ static void big_joiner(int sock, void *arg)
 
 TEST(address_space_exhaustion_enospc)
 {
-	enum { MAXP = 62 };
+	/* Whole slots in the window, and room for the join that gets ENOSPC. */
+	enum { SLOTS = (AGNOCAST_POOL_LIMIT - AGNOCAST_POOL_BASE) /
+		       ((BIG + AGNOCAST_POOL_ALIGN - 1) / AGNOCAST_POOL_ALIGN * AGNOCAST_POOL_ALIGN),
+	       MAXP = SLOTS + 2 };
 	struct child c[MAXP];
 	struct big_res res[MAXP];
 	int n, i, j, ok = 0, victim;
 
 	/*
 	 * Each joiner reserves just under 1 TiB (not attached: the range is
-	 * owned all the same). The space [4 TiB, 64 TiB) holds at most 60
-	 * of them with 2 MiB alignment; a compact allocator fits exactly 60.
-	 * One user may have all of it here.
+	 * owned all the same). The window [64 TiB, 84 TiB) holds at most 20
+	 * of them with 2 MiB alignment; a compact allocator fits exactly 20.
+	 * One user may have all of it and more here: the window, not the
+	 * budget, must be what refuses.
 	 */
-	PARAM_SET("max_window_per_user", 64ull << 40);
+	_Static_assert(SLOTS == 20, "the window holds 20 slots of 1 TiB");
+	PARAM_SET("max_window_per_user", 2 * (AGNOCAST_POOL_LIMIT - AGNOCAST_POOL_BASE));
 	for (n = 0; n < MAXP; n++) {
 		c[n] = spawn(big_joiner, NULL);
 		RECV(c[n].sock, res[n]);
@@ -161,13 +166,13 @@ TEST(address_space_exhaustion_enospc)
 			      res[j].addr + BIG <= res[n].addr);
 	}
 	CHECK(res[n - 1].rc == -1);	/* ENOSPC came */
-	CHECK_EQ(ok, 60);
-	CHECK_STATUS_TOTALS(60, 0, 0, 0, 0, 0);
+	CHECK_EQ(ok, SLOTS);
+	CHECK_STATUS_TOTALS(SLOTS, 0, 0, 0, 0, 0);
 
 	/* Free one range: the next join gets exactly that one. */
 	victim = 10;
 	KILL_REAP(c[victim].pid);
-	CHECK_STATUS_TOTALS(59, 0, 0, 0, 0, 0);
+	CHECK_STATUS_TOTALS(SLOTS - 1, 0, 0, 0, 0, 0);
 	c[n] = spawn(big_joiner, NULL);
 	RECV(c[n].sock, res[n]);
 	CHECK_EQ(res[n].rc, 0);
@@ -584,8 +589,8 @@ TEST(shm_name_unlinked_after_exit)
 }
 
 /*
- * A runtime may hold address space up here (V8 reserves at random below
- * 64 TiB): the range a process is given is clear of its own mappings.
+ * A program may map anything anywhere with MAP_FIXED: the range a process
+ * is given is clear of its own mappings.
  */
 static void reserved_joiner(int sock, void *arg)
 {

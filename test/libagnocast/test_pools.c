@@ -5,7 +5,8 @@
  * unmapped; a pool whose owner's pid is not visible here, mapped by an
  * entry's address; agnocast_map_pool / agnocast_unmap_pool by pid and by
  * address, and their errors; a kept pool of an owner that is gone is not
- * replaced by a newer pool at its range.
+ * replaced by a newer pool at its range; a pool whose range is taken here
+ * is refused with an error that names what is in the way.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -230,4 +231,38 @@ TEST(kept_pool_is_not_replaced_by_a_newer_one_at_its_range)
 	LIB_OK(agnocast_leave());
 	TELL(c.sock, "exit");
 	REAP_OK(c.pid);
+}
+
+/*
+ * Something of this process lies in a publisher's range (the module
+ * keeps only the owner's own mappings out of it): the pool cannot be
+ * mapped at its address, and the error says what is there, as
+ * /proc/self/maps lists it, and nothing stays declared.
+ */
+TEST(pool_range_taken_here_is_refused_and_named)
+{
+	struct child p = spawn(quiet_publisher, "/lt/pools/taken");
+	struct agnocast_pool_info info;
+	char want[128];
+	uint64_t addr;
+	void *m;
+
+	LT_JOIN(UNIT, 0);
+	RECV(p.sock, addr);
+	m = mmap((void *)(uintptr_t)(addr + 4096), 4096, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	CHECK(m == (void *)(uintptr_t)(addr + 4096), "mmap in the publisher's range");
+	snprintf(want, sizeof(want), "in its range here (%llx-%llx ---p 00000000 00:00 0)",
+		 (unsigned long long)addr + 4096, (unsigned long long)addr + 8192);
+	LIB_ERR(agnocast_map_pool(p.pid, 0, &info), EEXIST, want);
+	CHECK_EQ(LT_TOTALS().mappings, 0);
+	CHECK_OK(munmap(m, 4096));
+	LIB_OK(agnocast_map_pool(p.pid, 0, &info));
+	CHECK_EQ(info.addr, addr);
+	LIB_OK(agnocast_unmap_pool(addr));
+	LIB_OK(agnocast_leave());
+	TELL(p.sock, "pub");	/* the publisher's script: publish, then exit */
+	WAIT_FOR(p.sock, "published");
+	TELL(p.sock, "exit");
+	REAP_OK(p.pid);
 }

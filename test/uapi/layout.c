@@ -11,7 +11,7 @@
 #define AT(type, field, n) \
 	_Static_assert(offsetof(struct type, field) == (n), #type "." #field)
 
-_Static_assert(AGNOCAST_ABI_VERSION == 3, "ABI version");
+_Static_assert(AGNOCAST_ABI_VERSION == 4, "ABI version");
 SIZE(agnocast_version_args, 16);
 SIZE(agnocast_add_process_args, 32);
 SIZE(agnocast_attach_pool_args, 8);
