@@ -60,7 +60,9 @@ static void check_sub_pids(struct tctx *t, const int32_t *pids, uint32_t n)
 	}
 }
 
+/* in: what we sent; out: the argument after the call (see add_sub_done). */
 static void add_pub_done(struct tctx *t, struct pubrec *pr,
+			 const struct agnocast_add_publisher_args *in,
 			 const struct agnocast_add_publisher_args *out,
 			 const int32_t *pids, uint32_t cap)
 {
@@ -79,9 +81,9 @@ static void add_pub_done(struct tctx *t, struct pubrec *pr,
 	pr->exposed = rng_pct(&t->r, 20);
 	pr->owner = t->idx;
 	pr->ns = t->ns;
-	pr->qos = out->qos;
+	pr->qos = in->qos;
 	pr->last_seq = 0;
-	memcpy(pr->topic, out->topic, sizeof(pr->topic));
+	memcpy(pr->topic, in->topic, sizeof(pr->topic));
 	pr->live = 1;
 	pthread_mutex_unlock(&p->mu);
 	reg_add_id(p->reg, 0, pr->id, 0);
@@ -120,7 +122,7 @@ void op_add_publisher(struct tctx *t)
 	}
 	e = fz_call(t, &c);
 	if (e == 0) {
-		add_pub_done(t, pr, c.arg, amode == ARR_NORMAL ? pids : NULL, cap);
+		add_pub_done(t, pr, &a, c.arg, amode == ARR_NORMAL ? pids : NULL, cap);
 		return;
 	}
 	pub_set_live(p, pr, 0);

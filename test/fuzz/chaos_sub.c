@@ -49,7 +49,14 @@ static void sub_forget(struct tctx *t, struct subrec *sr)
 	held_drop_sub(t, id);
 }
 
+/*
+ * in: what we sent (topic, qos are inputs only); out: what the call left in
+ * the argument, where only the out fields are the kernel's. An ARR_SELF
+ * pubs array lies over the argument itself, so its pool records may have
+ * overwritten the topic and qos there.
+ */
 static void add_sub_done(struct tctx *t, struct subrec *sr,
+			 const struct agnocast_add_subscriber_args *in,
 			 const struct agnocast_add_subscriber_args *out,
 			 const struct agnocast_pool_info *pools, uint32_t cap)
 {
@@ -69,10 +76,10 @@ static void add_sub_done(struct tctx *t, struct subrec *sr,
 	sr->owner = t->idx;
 	sr->exposed = rng_pct(&t->r, 25);
 	sr->ns = t->ns;
-	sr->qos = out->qos;
+	sr->qos = in->qos;
 	sr->last_seq = 0;
 	sr->nheld = 0;
-	memcpy(sr->topic, out->topic, sizeof(sr->topic));
+	memcpy(sr->topic, in->topic, sizeof(sr->topic));
 	sr->live = 1;
 	pthread_mutex_unlock(&p->mu);
 	reg_add_id(p->reg, 1, sr->id, 0);
@@ -106,7 +113,7 @@ void op_add_subscriber(struct tctx *t)
 		   ES(ENOSPC) | ES(EDQUOT) | ES(EMFILE) | ES(ENFILE));
 	e = fz_call(t, &c);
 	if (e == 0) {
-		add_sub_done(t, sr, c.arg, amode == ARR_NORMAL ? pools : NULL, cap);
+		add_sub_done(t, sr, &a, c.arg, amode == ARR_NORMAL ? pools : NULL, cap);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
