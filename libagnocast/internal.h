@@ -57,6 +57,12 @@ void *lib_fail_null(int err, const char *op, const char *fmt, ...)
  * into out (spaces squeezed), or a note that none does.
  */
 void lib_mapping_at(uint64_t addr, uint64_t len, char *out, size_t n);
+/*
+ * Map fd's first len bytes MAP_SHARED at exactly addr, never over anything
+ * (MAP_FIXED_NOREPLACE): 0, or -errno; for -EEXIST, in_way holds the
+ * /proc/self/maps line of what is in the way.
+ */
+int lib_mmap_at(uint64_t addr, uint64_t len, int prot, int fd, char *in_way, size_t n);
 
 /* ---- device.c ----------------------------------------------------------------- */
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What occupies an address range of this process, for error messages: a
- * pool cannot be mapped where something else is, and the reader of the
- * error wants to know what that is. Reads /proc/self/maps with read(2)
+ * Mapping a pool at its address, and what occupies an address range of
+ * this process when that fails: a pool cannot be mapped where something
+ * else is, and the reader of the error wants to know what that is. Reads /proc/self/maps with read(2)
  * into a stack buffer (no stdio, no malloc: the heaphook may be the
  * allocator, and its pool may be what failed).
  */
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -78,4 +79,20 @@ void lib_mapping_at(uint64_t addr, uint64_t len, char *out, size_t n)
 		memmove(buf, s, have);
 	} while (!eof);
 	close(fd);
+}
+
+int lib_mmap_at(uint64_t addr, uint64_t len, int prot, int fd, char *in_way, size_t n)
+{
+	void *m = mmap(U2P(addr), len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	int err = errno;
+
+	if (m == U2P(addr))
+		return 0;
+	if (m != MAP_FAILED) {
+		munmap(m, len);	/* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
+		err = EEXIST;
+	}
+	if (err == EEXIST)
+		lib_mapping_at(addr, len, in_way, n);
+	return -err;
 }

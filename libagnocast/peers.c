@@ -171,17 +171,13 @@ static int map_failed(int err, const struct agnocast_pool_info *g, const char *h
 			g->pid, how, (unsigned long long)g->addr, what);
 }
 
-/* mmap gave m, not the pool's address: say what is in the way. */
-static int map_refused(void *m, const struct agnocast_pool_info *g, const char *how)
+/* lib_mmap_at refused the pool with err; line: what is in the way (EEXIST). */
+static int map_refused(int err, const struct agnocast_pool_info *g, const char *how, const char *line)
 {
-	int err = m == MAP_FAILED ? errno : EEXIST;
-	char what[200], line[120];
+	char what[200];
 
-	if (m != MAP_FAILED)
-		munmap(m, g->max);	/* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
 	if (err != EEXIST)
 		return map_failed(err, g, how, "mmap refused it");
-	lib_mapping_at(g->addr, g->max, line, sizeof(line));
 	snprintf(what, sizeof(what), "something else is mapped in its range here (%s)", line);
 	return map_failed(err, g, how, what);
 }
@@ -224,7 +220,7 @@ static int map_answer(const struct agnocast_pool_info *g, int fd, const char *ho
 {
 	struct lib_peer *p;
 	struct stat st;
-	void *m;
+	char line[120];
 	int r;
 
 	if (fstat(fd, &st) < 0)
@@ -232,13 +228,13 @@ static int map_answer(const struct agnocast_pool_info *g, int fd, const char *ho
 	r = clear_range(g, &st, how);
 	if (r)
 		return r < 0 ? r : (*out = find_addr(g->addr), 0);
-	m = mmap(U2P(g->addr), g->max, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-	if (m != U2P(g->addr))
-		return map_refused(m, g, how);
+	r = lib_mmap_at(g->addr, g->max, PROT_READ, fd, line, sizeof(line));
+	if (r < 0)
+		return map_refused(-r, g, how, line);
 	p = sys_calloc(1, sizeof(*p));
 	if (!p || table_add(p)) {
 		sys_free(p);
-		munmap(m, g->max);
+		munmap(U2P(g->addr), g->max);
 		undeclare(g->pid, g->addr);
 		return lib_fail(ENOMEM, "malloc", "no memory to record a mapped pool");
 	}

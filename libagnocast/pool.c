@@ -41,26 +41,21 @@ static int create_file(const char *name)
 /* Size the file and map it at the assigned address; 0 or -errno. */
 static int map_file(int fd, const char *name)
 {
-	void *want = U2P(lib.addr), *p;
 	char line[120];
+	int r;
 
 	if (ftruncate(fd, (off_t)atomic_load(&lib.size)) < 0)
 		return lib_fail(errno, "ftruncate", "cannot size the pool %s to %llu bytes (is /dev/shm full?)",
 				name, (unsigned long long)atomic_load(&lib.size));
-	p = mmap(want, lib.max, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
-	if (p == want)
-		return 0;
-	if (p != MAP_FAILED) {
-		munmap(p, lib.max);	/* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
-		errno = EEXIST;
-	}
-	if (errno != EEXIST)
-		return lib_fail(errno, "mmap", "cannot map the pool at its assigned address 0x%llx",
+	r = lib_mmap_at(lib.addr, lib.max, PROT_READ | PROT_WRITE, fd, line, sizeof(line));
+	if (r == -EEXIST)
+		return lib_fail(EEXIST, "mmap",
+				"cannot map the pool at its assigned address 0x%llx: something is mapped there already (%s)",
+				(unsigned long long)lib.addr, line);
+	if (r < 0)
+		return lib_fail(-r, "mmap", "cannot map the pool at its assigned address 0x%llx",
 				(unsigned long long)lib.addr);
-	lib_mapping_at(lib.addr, lib.max, line, sizeof(line));
-	return lib_fail(EEXIST, "mmap",
-			"cannot map the pool at its assigned address 0x%llx: something is mapped there already (%s)",
-			(unsigned long long)lib.addr, line);
+	return 0;
 }
 
 int pool_create_attach(void)
