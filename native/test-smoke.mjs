@@ -420,6 +420,14 @@ async function guest(b) {
     const own = b.view(firstAddr, 64);	// our own pool, not a loan
     throwsErrno(() => b.publish(pub.id, own, 8), 'EINVAL', 'AGNOCAST_PUBLISH_CMD');
     throwsErrno(() => b.free(new ArrayBuffer(8)), 'EINVAL', 'free');
+    // Another buffer over a live loan's very block is still not the loan.
+    const live = b.loan(64);
+    const alias = b.view(b.addressOf(live), 64);
+    throwsErrno(() => b.publish(pub.id, alias, 8), 'EINVAL', 'AGNOCAST_PUBLISH_CMD');
+    throwsErrno(() => b.free(alias), 'EINVAL', 'free');
+    assert.equal(live.byteLength, 64, 'the loan itself is untouched');
+    assert.equal(alias.byteLength, 64, 'and so is the other view');
+    b.free(live);
     throwsErrno(() => b.view(info.addr + BigInt(info.max) - 8n, 64), 'EFAULT', 'view');
     throwsErrno(() => b.addPublisher('bad topic', 1, false), 'EINVAL', 'AGNOCAST_ADD_PUBLISHER_CMD');
     throwsErrno(() => b.addPublisher('a\0b', 1, false), 'EINVAL');

@@ -112,10 +112,13 @@ export class Publisher extends EventEmitter implements Disposable {
   /**
    * Unpublished loans, held weakly: a dropped loan is garbage-collected and
    * its memory goes back to the pool (the addon's finalizer), and close()
-   * disposes of the rest.
+   * disposes of the rest. Publishing or disposing of a loan deletes its
+   * ref; the refs of dropped loans are swept out once the set has doubled
+   * since the last sweep (a FinalizationRegistry would cost a register and
+   * an unregister on every loan).
    */
   #loans = new Set<WeakRef<Loan>>();
-  #forget = new FinalizationRegistry<WeakRef<Loan>>((ref) => this.#loans.delete(ref));
+  #sweepAt = 64;
   #closed = false;
 
   /** @internal Use node.publisher(). */
@@ -157,8 +160,8 @@ export class Publisher extends EventEmitter implements Disposable {
       buffer = this.#afterReclaim(e, () => native.loan(byteLength), () => `loaning ${byteLength} bytes on ${this.topic}`);
     }
     const loan = new Loan(this, buffer, native.addressOf(buffer));
+    if (this.#loans.size >= this.#sweepAt) this.#sweep();
     this.#loans.add(loan.ref);
-    this.#forget.register(loan, loan.ref, loan.ref);
     return loan;
   }
 
@@ -388,7 +391,12 @@ export class Publisher extends EventEmitter implements Disposable {
 
   #untrack(loan: Loan): void {
     this.#loans.delete(loan.ref);
-    this.#forget.unregister(loan.ref);
+  }
+
+  /** Forgets the refs of garbage-collected loans. */
+  #sweep(): void {
+    for (const ref of this.#loans) if (ref.deref() === undefined) this.#loans.delete(ref);
+    this.#sweepAt = Math.max(64, 2 * this.#loans.size);
   }
 
   #check(): void {

@@ -2,15 +2,16 @@
 /*
  * Memory: loans, publish, reclaim, views over mapped pools.
  *
- * A loan is an external ArrayBuffer over a block of our pool, type-tagged
- * so that only loan() buffers are accepted back. Each has a Loan record,
- * owned by the buffer's finalizer, in one of three states:
+ * A loan is an external ArrayBuffer over a block of our pool. Each has a
+ * Loan record, owned by the buffer's finalizer, in one of three states:
  *   LIVE       the block belongs to the JS buffer (listed in g_loans by
  *              address, so publish()/free() find the record);
  *   PUBLISHED  the module owns the block; it comes back through the
  *              reclaimed addresses of PUBLISH or RECLAIM, and is freed then;
  *   FREED      free() gave it back.
- * publish() and free() detach the buffer, which revokes every view of it.
+ * publish() and free() accept a buffer only if it is the loan's very own:
+ * its backing store is the one loan() made (a view() over the same block
+ * has another). They detach it, which revokes every view of it.
  * The finalizer (main thread, at GC or environment teardown; it never calls
  * JS) frees the block only if the loan is still LIVE, then drops the record.
  *
@@ -54,9 +55,8 @@ struct Loan {
 	void *ptr;
 	size_t size;
 	LoanState state;
+	const v8::BackingStore *store;	/* the loan buffer's; only compared */
 };
-
-const napi_type_tag kLoanTag = { 0x61676e6f63617374ULL, 0x6c6f616e2d763031ULL };
 
 std::mutex g_loans_mutex;
 std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
@@ -70,7 +70,20 @@ std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
  */
 static v8::Local<v8::String> DetachKey(v8::Isolate *isolate)
 {
-	return v8::String::NewFromUtf8Literal(isolate, "agnocast: pool memory");
+	/*
+	 * Made once per isolate (a worker thread has its own): an Eternal
+	 * lives as long as its isolate and needs no teardown, and comparing
+	 * a string with itself is V8's fast path.
+	 */
+	thread_local v8::Isolate *owner;
+	thread_local v8::Eternal<v8::String> key;
+
+	if (owner != isolate || key.IsEmpty()) {
+		key.Set(isolate, v8::String::NewFromUtf8Literal(isolate, "agnocast: pool memory",
+								 v8::NewStringType::kInternalized));
+		owner = isolate;
+	}
+	return key.Get(isolate);
 }
 
 /*
@@ -78,11 +91,13 @@ static v8::Local<v8::String> DetachKey(v8::Isolate *isolate)
  * (see the top). Only in a callback from JavaScript: the handle lives in
  * its scope. napi_value is a v8::Local<v8::Value> in every Node.
  */
-napi_value PoolArrayBuffer(void *p, size_t len)
+napi_value PoolArrayBuffer(void *p, size_t len, const v8::BackingStore **made = nullptr)
 {
 	v8::Isolate *isolate = v8::Isolate::GetCurrent();
 	std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
 		p, len, v8::BackingStore::EmptyDeleter, nullptr);
+	if (made)
+		*made = store.get();
 	v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, std::move(store));
 	ab->SetDetachKey(DetachKey(isolate));
 	return reinterpret_cast<napi_value>(*ab);
@@ -90,15 +105,27 @@ napi_value PoolArrayBuffer(void *p, size_t len)
 
 }  // namespace
 
-bool DetachPoolBuffer(napi_value value)
+namespace {
+
+/* The ArrayBuffer behind value, or an empty handle. */
+v8::Local<v8::ArrayBuffer> AsArrayBuffer(napi_value value)
 {
-	v8::Isolate *isolate = v8::Isolate::GetCurrent();
 	v8::Local<v8::Value> v;
 	static_assert(sizeof(v) == sizeof(value), "napi_value is a v8::Local");
 	memcpy(static_cast<void *>(&v), &value, sizeof(value));
 	if (v.IsEmpty() || !v->IsArrayBuffer())
+		return v8::Local<v8::ArrayBuffer>();
+	return v.As<v8::ArrayBuffer>();
+}
+
+}  // namespace
+
+bool DetachPoolBuffer(napi_value value)
+{
+	v8::Isolate *isolate = v8::Isolate::GetCurrent();
+	v8::Local<v8::ArrayBuffer> ab = AsArrayBuffer(value);
+	if (ab.IsEmpty())
 		return false;
-	v8::Local<v8::ArrayBuffer> ab = v.As<v8::ArrayBuffer>();
 	if (ab->WasDetached())
 		return true;
 	v8::TryCatch tc(isolate);	/* a wrong key throws: say false instead */
@@ -128,17 +155,18 @@ void LoanFinalize(napi_env, void *data, void *)
 	delete loan;
 }
 
-/* The LIVE loan behind buffer, or throws EINVAL. */
+/* The LIVE loan whose own buffer this is, or throws EINVAL. */
 Loan *LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 {
-	bool tagged = false;
-	if (napi_check_object_type_tag(env, buffer, &kLoanTag, &tagged) != napi_ok || !tagged)
-		ThrowErrno(env, EINVAL, op, "not a loan: pass an ArrayBuffer that loan() returned");
-	void *data = buffer.IsDetached() ? nullptr : buffer.Data();
+	v8::Local<v8::ArrayBuffer> ab = AsArrayBuffer(buffer);
+	std::shared_ptr<v8::BackingStore> store = ab->GetBackingStore();
+	void *data = ab->WasDetached() ? nullptr : store->Data();
 	std::lock_guard<std::mutex> lock(g_loans_mutex);
 	auto it = data ? g_loans.find(reinterpret_cast<uintptr_t>(data)) : g_loans.end();
 	if (it == g_loans.end() || it->second->state != LoanState::kLive)
-		ThrowErrno(env, EINVAL, op, "the loan was already published or freed");
+		ThrowErrno(env, EINVAL, op, "not a live loan: it was published or freed, or is not an ArrayBuffer that loan() returned");
+	if (it->second->store != store.get())
+		ThrowErrno(env, EINVAL, op, "not a loan: pass the ArrayBuffer that loan() returned, not another view of its memory");
 	return it->second;
 }
 
@@ -157,12 +185,12 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 	void *p = agnocast_alloc(static_cast<size_t>(size));
 	if (!p)
 		ThrowLib(env, -errno);
-	Loan *loan = new Loan{ p, static_cast<size_t>(size), LoanState::kLive };
+	Loan *loan = new Loan{ p, static_cast<size_t>(size), LoanState::kLive, nullptr };
+	napi_value ab = PoolArrayBuffer(p, loan->size, &loan->store);
 	{
 		std::lock_guard<std::mutex> lock(g_loans_mutex);
 		g_loans[reinterpret_cast<uintptr_t>(p)] = loan;
 	}
-	napi_value ab = PoolArrayBuffer(p, loan->size);
 	napi_status st = napi_add_finalizer(env, ab, loan, LoanFinalize, nullptr, nullptr);
 	if (st != napi_ok) {
 		{
@@ -174,8 +202,7 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 		delete loan;
 		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
 	}
-	/* From here on the finalizer owns loan, even if tagging fails. */
-	NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, ab, &kLoanTag), Napi::Value());
+	/* From here on the finalizer owns loan. */
 	return Napi::Value(env, ab);
 }
 
