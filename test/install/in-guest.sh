@@ -113,6 +113,27 @@ overlay_fs() {
 # devtmpfs does not; made here for the while.
 made_fd=no
 [ -e /dev/fd ] || { ln -s /proc/self/fd /dev/fd && made_fd=yes; }
+# The processes of udev (the daemon and its workers run /bin/udevadm).
+udev_pids() {
+	local p exe
+	exe=$(readlink -f /bin/udevadm)
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] && echo "${p#/proc/}"
+	done
+}
+# Stop udev and wait for every one of its processes to end: one left
+# would keep /lib/modules busy (its module index is mapped). SIGTERM, as
+# systemd stops it: `udevadm control --exit` does nothing in a chroot,
+# which is where the guest runs the tests.
+stop_udevd() {
+	local p pids
+	pids=$(udev_pids)
+	[ -n "$pids" ] || { echo "no udev process"; return 1; }
+	kill -TERM $pids || return 1
+	for p in $pids; do timeout 60 tail --pid="$p" -f /dev/null || return 1; done
+	pids=$(udev_pids)
+	[ -z "$pids" ] || { echo "still running: $pids"; return 1; }
+}
 dkms_ready=no
 if ! command -v dkms >/dev/null; then
 	echo "dkms: not installed on the host" >"$log"
@@ -147,6 +168,18 @@ if [ $dkms_ready = yes ]; then
 	out_has "module status shows the module loaded" '^module: +agnocast .* abi '
 	out_has "module status shows DKMS's build for this kernel" "^dkms: +agnocast/$version, $kre, .*: installed"
 	out_has "module status shows the udev rule and the boot entry" 'boot load: +yes'
+	# The next boot, as systemd runs it: udevd starts, systemd-modules-load
+	# reads /etc/modules-load.d and modprobes what it lists (DKMS's build),
+	# the kernel makes /dev/agnocast owned by root and udevd applies the
+	# rule. It starts from what a boot starts from: the module unloaded.
+	check "the module unloads (as before a boot), and /dev/agnocast goes with it" \
+		bash -c "rmmod agnocast && test ! -e /dev/agnocast"
+	check "systemd-udevd starts, as at boot" /lib/systemd/systemd-udevd --daemon
+	check "systemd-modules-load loads agnocast from /etc/modules-load.d" \
+		bash -c "/lib/systemd/systemd-modules-load && grep -q '^agnocast ' /proc/modules && udevadm settle --timeout=120"
+	check "udev gave the new /dev/agnocast to the group agnocast, 0660" \
+		test -n "$gid" -a "$(stat -c '%a %u %g' /dev/agnocast 2>&1)" = "660 0 $gid"
+	check "udevd and its workers stop" stop_udevd
 	check "a member of the group agnocast publishes to another process, which gets the bytes at their address" \
 		setpriv --reuid=65534 --regid=65534 --groups="${gid:-0}" -- $unode "$user_pkg/pubsub.mjs" "$user_pkg"
 	out_has "the subscriber got hello" '^ok hello at 0x'
@@ -170,7 +203,9 @@ if [ $dkms_ready = yes ]; then
 		cd '$layers' && ! grep -rl agnocast modules/up etc/up/group etc/up/gshadow"
 	rm -f "$log.left"
 fi
-for d in "${mounted[@]}"; do umount "$d" || not_ok "umount $d"; done
+for d in "${mounted[@]}"; do
+	umount "$d" 2>"$log" || { fuser -vm "$d" >>"$log" 2>&1; not_ok "umount $d"; }
+done
 rm -rf "$layers"
 [ $made_fd = no ] || rm -f /dev/fd
 
