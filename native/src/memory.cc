@@ -55,7 +55,12 @@ struct Loan {
 	void *ptr;
 	size_t size;
 	LoanState state;
-	const v8::BackingStore *store;	/* the loan buffer's; only compared */
+	/*
+	 * The loan buffer's store, held so that its address stays taken
+	 * until the finalizer: no other buffer's store can have it while the
+	 * record exists (the empty deleter: holding it holds no memory).
+	 */
+	std::shared_ptr<v8::BackingStore> store;
 };
 
 std::mutex g_loans_mutex;
@@ -91,21 +96,17 @@ static v8::Local<v8::String> DetachKey(v8::Isolate *isolate)
  * (see the top). Only in a callback from JavaScript: the handle lives in
  * its scope. napi_value is a v8::Local<v8::Value> in every Node.
  */
-napi_value PoolArrayBuffer(void *p, size_t len, const v8::BackingStore **made = nullptr)
+napi_value PoolArrayBuffer(void *p, size_t len, std::shared_ptr<v8::BackingStore> *made = nullptr)
 {
 	v8::Isolate *isolate = v8::Isolate::GetCurrent();
-	std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+	std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
 		p, len, v8::BackingStore::EmptyDeleter, nullptr);
 	if (made)
-		*made = store.get();
+		*made = store;
 	v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, std::move(store));
 	ab->SetDetachKey(DetachKey(isolate));
 	return reinterpret_cast<napi_value>(*ab);
 }
-
-}  // namespace
-
-namespace {
 
 /* The ArrayBuffer behind value, or an empty handle. */
 v8::Local<v8::ArrayBuffer> AsArrayBuffer(napi_value value)
@@ -165,7 +166,7 @@ Loan *LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 	auto it = data ? g_loans.find(reinterpret_cast<uintptr_t>(data)) : g_loans.end();
 	if (it == g_loans.end() || it->second->state != LoanState::kLive)
 		ThrowErrno(env, EINVAL, op, "not a live loan: it was published or freed, or is not an ArrayBuffer that loan() returned");
-	if (it->second->store != store.get())
+	if (it->second->store != store)
 		ThrowErrno(env, EINVAL, op, "not a loan: pass the ArrayBuffer that loan() returned, not another view of its memory");
 	return it->second;
 }
