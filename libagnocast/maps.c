@@ -2,9 +2,9 @@
 /*
  * Mapping a pool at its address, and what occupies an address range of
  * this process when that fails: a pool cannot be mapped where something
- * else is, and the reader of the error wants to know what that is. Reads /proc/self/maps with read(2)
- * into a stack buffer (no stdio, no malloc: the heaphook may be the
- * allocator, and its pool may be what failed).
+ * else is, and the reader of the error wants to know what that is. Reads
+ * /proc/self/maps with read(2) into a stack buffer (no stdio, no malloc:
+ * the heaphook may be the allocator, and its pool may be what failed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
