@@ -31,15 +31,18 @@ wants() { [[ $suites == *" $1 "* ]]; }
 ko=build/kmod/$kernel/agnocast.ko
 fuzzer=build/test/fuzz/agnocast-fuzz
 
+# What runs now, and since when (the console log shows where a guest's time goes).
+say() { echo "guest: [${SECONDS} s] $*"; }
+
 # Each suite may unload and reload the module; the next one needs it loaded.
 reload() { grep -q '^agnocast ' /proc/modules || insmod "$ko"; }
 
 if wants install; then
-	echo "guest: module install and doctor"
+	say "module install and doctor"
 	test/install/in-guest.sh "$out/install.tap"
 fi
 
-echo "guest: $(uname -r), Node $(node --version 2>&1) ($(command -v node)), loading $ko"
+say "$(uname -r), Node $(node --version 2>&1) ($(command -v node)), loading $ko"
 if ! reload; then
 	for suite in kmod libagnocast fuzz pack heaphook; do
 		wants "$suite" && printf 'not ok 1 - insmod %s\n1..1\n' "$ko" >"$out/$suite.tap"
@@ -48,13 +51,13 @@ if ! reload; then
 fi
 
 if wants kmod; then
-	echo "guest: module suite"
+	say "module suite"
 	build/test/kmod/agnocast-ktest --tap "$out/kmod.tap" --ko "$ko"
 	reload
 fi
 
 if wants libagnocast; then
-	echo "guest: C library suite"
+	say "C library suite"
 	build/test/libagnocast/libagnocast-gtest --tap "$out/libagnocast.tap" --ko "$ko" \
 		--lib build/libagnocast/libagnocast.so
 	reload
@@ -64,7 +67,7 @@ if wants fuzz && [ -x "$fuzzer" ]; then
 	seconds=${AGNOCAST_FUZZ_SECONDS:-60}
 	[[ $seconds =~ ^[0-9]+$ ]] || seconds=60
 	tap=$out/fuzz.tap
-	echo "guest: sequence fuzzer, $seconds s"
+	say "sequence fuzzer, $seconds s"
 	# A fuzzer that hangs ends as a failed suite, not as a timed-out guest.
 	rc=0
 	timeout -k 10 $((seconds + 300)) "$fuzzer" --seconds "$seconds" --tap "$tap" || rc=$?
@@ -83,7 +86,7 @@ if wants fuzz && [ -x "$fuzzer" ]; then
 fi
 
 if wants ts; then
-	echo "guest: TypeScript library suite"
+	say "TypeScript library suite"
 	# Each test's timeout is a hang guard: 2 min, 10 min on the debug kernel.
 	# On the debug kernel the NATS bridge's tests are left out (they run on
 	# 6.1 and 6.12): minutes of NATS traffic through calls the other tests
@@ -104,13 +107,13 @@ if wants ts; then
 fi
 
 if wants pack; then
-	echo "guest: the installed package's publisher and subscriber"
+	say "the installed package's publisher and subscriber"
 	test/install/pack-in-guest.sh "$out/pack.tap" build/pack/app
 	reload
 fi
 
 if wants heaphook && [ -x test/heaphook/run-in-guest.sh ]; then
-	echo "guest: heaphook suite"
+	say "heaphook suite"
 	test/heaphook/run-in-guest.sh "$out/heaphook.tap" "$ko"
 fi
 exit 0

@@ -7,14 +7,21 @@
 # $AGNOCAST_GUEST_OUT/prof: pub/ and sub/ (.cpuprofile) and, with
 # AGNOCAST_PROF_PERF=1 (slow under TCG), perf.data and perf.txt (perf report
 # by command and DSO, then by symbol).
+# SPEC `sustained` profiles the sustained loan row instead (4 KiB, no
+# per-message ack, scripts/bench/sustained.mjs) for SUSTAINED_SECONDS
+# (default 5), the V8 profiles only.
 # Summarize the V8 profiles with scripts/bench/cpuprof.mjs.
 #
 # Usage: bash scripts/guest.sh 6.1 -- bash scripts/bench/profile-in-guest.sh [SPEC]
 set -euo pipefail
 spec=${1:-64:3000}
 out=$AGNOCAST_GUEST_OUT/prof
-mkdir -p "$out"
+rm -rf "$out" && mkdir -p "$out"
 insmod build/kmod/6.1/agnocast.ko
+if [ "$spec" = sustained ]; then
+	SUSTAINED_PROF=$out node scripts/bench/sustained.mjs
+	exit 0
+fi
 fifo=$(mktemp -u /tmp/agnocast-prof.XXXXXX)
 mkfifo "$fifo"	# the guest has no /dev/fd for a process substitution, 9p no fifos
 basic=

@@ -32,6 +32,8 @@
 // Run alone (`node scripts/bench/sustained.mjs [CBENCH]`, with the module
 // loaded and the library built), it prints just these rows.
 // SUSTAINED_DEBUG=1: both TS roles print their progress every second.
+// SUSTAINED_PROF=DIR: only the loan row, its two processes under V8's
+// --cpu-prof (DIR/pub, DIR/sub; scripts/bench/profile-in-guest.sh sustained).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -201,9 +203,10 @@ function finish(r) {
   return { ...r, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received };
 }
 
-async function runTs(seconds, mode) {
-  const sub = await start(process.execPath, [SELF, '--role', 'sus-sub', String(WARMUP)]);
-  const pub = await start(process.execPath, [SELF, '--role', 'sus-pub', String(seconds), String(WARMUP), mode], false);
+async function runTs(seconds, mode, profDir = null) {
+  const prof = (role) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, role)}`] : []);
+  const sub = await start(process.execPath, [...prof('sub'), SELF, '--role', 'sus-sub', String(WARMUP)]);
+  const pub = await start(process.execPath, [...prof('pub'), SELF, '--role', 'sus-pub', String(seconds), String(WARMUP), mode], false);
   const code = await pub.exited;
   sub.child.kill('SIGTERM');
   await sub.exited;
@@ -264,7 +267,11 @@ if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'sus-sub') await roleSub(BigInt(process.argv[i + 2]));
   else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]), process.argv[i + 4]);
-  else if (role === null) {
+  else if (role === null && process.env.SUSTAINED_PROF) {
+    const r = await runTs(Number(process.env.SUSTAINED_SECONDS ?? 5), 'loan', process.env.SUSTAINED_PROF);
+    printSustained({ size: SIZE, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5), depth: DEPTH, publisher_depth: PUB_DEPTH,
+      window: WINDOW, report_every: REPORT, warmup: WARMUP, ts: r, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null });
+  } else if (role === null) {
     printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5) }));
   }
 }
