@@ -17,7 +17,7 @@
  */
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { availableParallelism, release, tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import { defaultEnv, packageAbi } from './doctor.js';
 import { AgnocastError } from './errors.js';
@@ -143,7 +143,8 @@ function buildWithMake(o: InstallOptions): void {
   }
   const out = mkdtempSync(pathJoin(tmpdir(), 'agnocast-kmod-'));
   try {
-    run('make', ['-s', '-C', pathJoin(o.packageRoot, 'kmod'), `OUT=${out}`, `KDIR=${headers}`]);
+    // One compiler per CPU, as DKMS runs it.
+    run('make', ['-s', `-j${availableParallelism()}`, '-C', pathJoin(o.packageRoot, 'kmod'), `OUT=${out}`, `KDIR=${headers}`]);
     run('insmod', [pathJoin(out, 'agnocast.ko'), `device_mode=0${o.mode.toString(8)}`]);
   } finally {
     rmSync(out, { recursive: true, force: true });
