@@ -4,6 +4,8 @@
 # bridge's tests and bench start Debian's nats-server; the install suite
 # runs `agnocast module install` through Debian's dkms in the 6.1 guest). Idempotent:
 # does nothing when everything is already there.
+#   scripts/setup.sh --debug-kernel   only what scripts/debug-kernel.sh needs
+#                                     (npm test starts that build first)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,6 +22,13 @@ pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd "${headers[@]}"
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 	pkgs+=(linux-source-6.1)
 fi
+case ${1:-} in
+'') ;;
+--debug-kernel)
+	headers=()
+	pkgs=(linux-source-6.1 xz-utils bc flex bison libelf-dev libssl-dev gcc make) ;;
+*) die "usage: scripts/setup.sh [--debug-kernel]" ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

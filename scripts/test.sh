@@ -48,14 +48,12 @@ export AGNOCAST_SOAK_SECONDS=$soak_seconds
 # (native/binding.gyp); a user's `npm install` does not.
 export AGNOCAST_WERROR=1
 
-step "set-up: Debian packages"
-bash scripts/setup.sh
-
 # The debug kernel, on a machine that has not cached it yet, is 25 minutes
 # of CPU time (scripts/debug-kernel.sh). It is built in the background at
-# the lowest priority from here on, and its guest runs last. On two cores
-# that saves a few minutes only: the build slows the guests beside it (see
-# README, "Node versions").
+# the lowest priority from the start, after only the packages it needs (the
+# rest of the set-up, npm ci and the Node downloads mostly wait on the
+# network and the disk), and its guest runs last. The build slows the
+# guests beside it (see README, "Node versions").
 debug_build=
 addon=native/build/Release/agnocast.node
 # On exit: the addon built for the Node on PATH back in place (the lanes
@@ -68,11 +66,15 @@ rm -f "$BUILD/addon/system.node"	# a previous run's: only this run's goes back
 trap on_exit EXIT
 if [[ " ${kernels[*]} " == *" debug "* ]]; then
 	mapfile -t kernels < <(for k in "${kernels[@]}"; do [ "$k" = debug ] || echo "$k"; done; echo debug)
+	step "set-up: the Debian packages the debug kernel build needs"
+	bash scripts/setup.sh --debug-kernel
 	mkdir -p "$BUILD"
 	# Its own process group (setsid), so that an interrupted run stops the make too.
 	setsid -w nice -n 19 bash scripts/debug-kernel.sh >"$BUILD/debug-kernel.log" 2>&1 &
 	debug_build=$!
 fi
+step "set-up: Debian packages"
+bash scripts/setup.sh
 [ -x node_modules/.bin/vitest ] || { step "set-up: npm ci"; npm ci --no-audit --no-fund; }
 
 # The Node lanes, and the one each guest runs its Node suites on (install,
