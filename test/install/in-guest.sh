@@ -175,10 +175,15 @@ if [ $dkms_ready = yes ]; then
 	check "the module unloads (as before a boot), and /dev/agnocast goes with it" \
 		bash -c "rmmod agnocast && test ! -e /dev/agnocast"
 	check "systemd-udevd starts, as at boot" /lib/systemd/systemd-udevd --daemon
+	# Then wait until udevd has processed the new device's event (its
+	# rules applied, the device initialized): `udevadm settle` would not
+	# wait here, it does nothing in a chroot ("Running in chroot, ignoring
+	# request"), where the guest runs the tests; `udevadm wait` does.
 	check "systemd-modules-load loads agnocast from /etc/modules-load.d" \
-		bash -c "/lib/systemd/systemd-modules-load && grep -q '^agnocast ' /proc/modules && udevadm settle --timeout=120"
+		bash -c "/lib/systemd/systemd-modules-load && grep -q '^agnocast ' /proc/modules &&
+			udevadm wait --timeout=120 --initialized=yes --settle /dev/agnocast"
 	check "udev gave the new /dev/agnocast to the group agnocast, 0660" \
-		test -n "$gid" -a "$(stat -c '%a %u %g' /dev/agnocast 2>&1)" = "660 0 $gid"
+		bash -c "stat -c '%a %u %g' /dev/agnocast && test -n '$gid' -a \"\$(stat -c '%a %u %g' /dev/agnocast)\" = '660 0 $gid'"
 	check "udevd and its workers stop" stop_udevd
 	check "a member of the group agnocast publishes to another process, which gets the bytes at their address" \
 		setpriv --reuid=65534 --regid=65534 --groups="${gid:-0}" -- $unode "$user_pkg/pubsub.mjs" "$user_pkg"
