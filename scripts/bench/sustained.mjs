@@ -232,11 +232,11 @@ async function runC(cbench, seconds) {
  * ts_copy_over_c } (a row null when not run).
  */
 export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cbench'), seconds = 5, ts = true,
-  tsCopy = true, c = true } = {}) {
+  tsCopy = true, c = true, profDir = null } = {}) {
   const out = { seconds, warmup: WARMUP, size: SIZE, window: WINDOW, depth: DEPTH, publisher_depth: PUB_DEPTH,
     report_every: REPORT, ts: null, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null };
   const errors = [];
-  if (ts) out.ts = await runTs(seconds, 'loan').catch((e) => { errors.push(e.message); return null; });
+  if (ts) out.ts = await runTs(seconds, 'loan', profDir).catch((e) => { errors.push(e.message); return null; });
   if (tsCopy) out.ts_copy = await runTs(seconds, 'copy').catch((e) => { errors.push(e.message); return null; });
   if (c) out.c = await runC(cbench, seconds).catch((e) => { errors.push(e.message); return null; });
   if (out.ts && out.c) out.ts_over_c = out.ts.msgs_per_s / out.c.msgs_per_s;
@@ -267,11 +267,9 @@ if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'sus-sub') await roleSub(BigInt(process.argv[i + 2]));
   else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]), process.argv[i + 4]);
-  else if (role === null && process.env.SUSTAINED_PROF) {
-    const r = await runTs(Number(process.env.SUSTAINED_SECONDS ?? 5), 'loan', process.env.SUSTAINED_PROF);
-    printSustained({ size: SIZE, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5), depth: DEPTH, publisher_depth: PUB_DEPTH,
-      window: WINDOW, report_every: REPORT, warmup: WARMUP, ts: r, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null });
-  } else if (role === null) {
-    printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5) }));
+  else if (role === null) {
+    const profDir = process.env.SUSTAINED_PROF || null;
+    printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5),
+      profDir, tsCopy: !profDir, c: !profDir }));
   }
 }
