@@ -99,7 +99,6 @@ if wants ts; then
 	# not 100 000: the same path, at a KASAN kernel's pace.
 	if [ "$kernel" = debug ]; then
 		timeout_ms=600000
-		skip=()
 		for f in bridge cli examples interop schema_interop; do
 			skip+=(--exclude "test/guest/$f.test.ts")
 		done
