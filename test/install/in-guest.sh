@@ -183,7 +183,7 @@ if [ $dkms_ready = yes ]; then
 		bash -c "/lib/systemd/systemd-modules-load && grep -q '^agnocast ' /proc/modules &&
 			udevadm wait --timeout=120 --initialized=yes --settle /dev/agnocast"
 	check "udev gave the new /dev/agnocast to the group agnocast, 0660" \
-		bash -c "stat -c '%a %u %g' /dev/agnocast && test -n '$gid' -a \"\$(stat -c '%a %u %g' /dev/agnocast)\" = '660 0 $gid'"
+		bash -c "s=\$(stat -c '%a %u %g' /dev/agnocast) && echo \"\$s\" && test -n '$gid' -a \"\$s\" = '660 0 $gid'"
 	check "udevd and its workers stop" stop_udevd
 	check "a member of the group agnocast publishes to another process, which gets the bytes at their address" \
 		setpriv --reuid=65534 --regid=65534 --groups="${gid:-0}" -- $unode "$user_pkg/pubsub.mjs" "$user_pkg"
