@@ -11,8 +11,8 @@
 #   AGNOCAST_KERNELS="6.1 rt"   run only these guest kernels (6.1 6.12 rt debug)
 #   AGNOCAST_DEBUG_KERNEL=1     add the debug guest (always in CI)
 #   AGNOCAST_RT_KERNEL=1        add the PREEMPT_RT guest (always in CI)
-#   AGNOCAST_FUZZ_SECONDS=60    how long the sequence fuzzer runs per guest
-#   AGNOCAST_SOAK_SECONDS=120   how long the library's soak runs per guest
+#   AGNOCAST_FUZZ_SECONDS=60    how long the sequence fuzzer runs per guest (6.1: half)
+#   AGNOCAST_SOAK_SECONDS=120   how long the library's soak runs on 6.12 (6.1, debug: half)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
