@@ -190,6 +190,9 @@ async function main() {
   await test('argument checks: TypeError / RangeError', () => {
     assert.throws(() => b.loan('x'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => b.loan(-1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    for (const bad of [new Uint8Array(8), new Float64Array(0), [0], 0n]) {
+      assert.throws(() => b.loan(16, bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    }
     assert.throws(() => b.view(-1n, 1), { name: 'RangeError' });
     assert.throws(() => b.free(new ArrayBuffer(8)), (e) => e.code === 'EINVAL' || e.code === 'ESRCH');
   });
@@ -343,6 +346,11 @@ async function guest(b) {
     assert.equal(loan.byteLength, MiB);
     firstAddr = b.addressOf(loan);
     assert.ok(firstAddr >= info.addr && firstAddr < info.addr + BigInt(info.max));
+    // loan(size, out) gives the same kind of address in one call.
+    const out = new Float64Array(1);
+    const other = b.loan(64, out);
+    assert.equal(BigInt(out[0]), b.addressOf(other));
+    b.free(other);
     data1 = pattern(MiB, 1);
     const u8 = new Uint8Array(loan);
     u8.set(data1);

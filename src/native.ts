@@ -131,9 +131,10 @@ export interface NativeBinding {
   /**
    * A writable ArrayBuffer of exactly `size` bytes over fresh pool memory
    * (external: no copy). If it is garbage-collected before publish() or
-   * free(), its memory goes back to the pool.
+   * free(), its memory goes back to the pool. With `address`, the block's
+   * address (below 2^53) also goes into address[0]: no addressOf() call.
    */
-  loan(size: number): ArrayBuffer;
+  loan(size: number, address?: Float64Array): ArrayBuffer;
   /** Returns an unpublished loan to the pool and detaches the buffer. */
   free(loan: ArrayBuffer): void;
   /**

@@ -29,22 +29,28 @@ export interface MatchEvent {
 export class Loan implements Disposable {
   /** The loaned bytes, writable in place. */
   readonly bytes: Uint8Array;
-  /** Where they are; a subscriber reads at the very same address. */
-  readonly address: bigint;
   /** @internal How the publisher finds its live loans without keeping them alive. */
   readonly ref: WeakRef<Loan>;
   #publisher: Publisher;
   #buffer: ArrayBuffer | undefined;
+  /** The address as the addon gave it (exact: below 2^53); the bigint on first read. */
+  #address: number;
+  #addressBig: bigint | undefined;
 
   /** @internal */
-  constructor(publisher: Publisher, buffer: ArrayBuffer, address: bigint) {
+  constructor(publisher: Publisher, buffer: ArrayBuffer, address: number) {
     this.#publisher = publisher;
     this.#buffer = buffer;
     // Transferring it to a worker would keep nothing from revoking it.
     keepInPlace(buffer);
     this.bytes = new Uint8Array(buffer);
-    this.address = address;
+    this.#address = address;
     this.ref = new WeakRef(this);
+  }
+
+  /** Where the bytes are; a subscriber reads at the very same address. */
+  get address(): bigint {
+    return (this.#addressBig ??= BigInt(this.#address));
   }
 
   /** @internal */
@@ -89,6 +95,9 @@ export class Loan implements Disposable {
     return seq;
   }
 }
+
+/** Where native.loan() writes the new block's address (one addon call per loan). */
+const loanAddress = new Float64Array(1);
 
 /** The node's side of a publisher. */
 export interface PublisherHost {
@@ -155,11 +164,12 @@ export class Publisher extends EventEmitter implements Disposable {
     const native = this.#host.native;
     let buffer: ArrayBuffer;
     try {
-      buffer = native.loan(byteLength);
+      buffer = native.loan(byteLength, loanAddress);
     } catch (e) {
-      buffer = this.#afterReclaim(e, () => native.loan(byteLength), () => `loaning ${byteLength} bytes on ${this.topic}`);
+      buffer = this.#afterReclaim(e, () => native.loan(byteLength, loanAddress),
+        () => `loaning ${byteLength} bytes on ${this.topic}`);
     }
-    const loan = new Loan(this, buffer, native.addressOf(buffer));
+    const loan = new Loan(this, buffer, loanAddress[0]!);
     if (this.#loans.size >= this.#sweepAt) this.#sweep();
     this.#loans.add(loan.ref);
     return loan;

@@ -72,6 +72,11 @@ bool DetachPoolBuffer(napi_value buffer);
 Napi::ArrayBuffer ArgArrayBuffer(const Napi::CallbackInfo &info, size_t i,
 				 const char *name);
 Napi::Uint8Array ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *name);
+/*
+ * An optional out-parameter: the first element of a Float64Array, or
+ * nullptr when argument i is absent or undefined.
+ */
+double *ArgOptF64Out(const Napi::CallbackInfo &info, size_t i, const char *name);
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name);
 /* A topic name without NUL bytes (the library checks the rest). */
 std::string ArgTopic(const Napi::CallbackInfo &info, size_t i, const char *syscall);

@@ -150,6 +150,23 @@ Napi::Uint8Array ArgBytes(const Napi::CallbackInfo &info, size_t i, const char *
 	return info[i].As<Napi::Uint8Array>();
 }
 
+double *ArgOptF64Out(const Napi::CallbackInfo &info, size_t i, const char *name)
+{
+	napi_typedarray_type type;
+	size_t length = 0;
+	void *data = nullptr;
+
+	if (i >= info.Length() || info[i].IsUndefined())
+		return nullptr;
+	/* One napi call for type, length and data (the wrapper makes several). */
+	if (!info[i].IsTypedArray() ||
+	    napi_get_typedarray_info(info.Env(), info[i], &type, &length, &data, nullptr,
+				     nullptr) != napi_ok ||
+	    type != napi_float64_array || length < 1)
+		ThrowArg(info.Env(), false, name, "must be a Float64Array of at least one element");
+	return static_cast<double *>(data);
+}
+
 Napi::Function ArgFunction(const Napi::CallbackInfo &info, size_t i, const char *name)
 {
 	if (i >= info.Length() || !info[i].IsFunction())

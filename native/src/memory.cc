@@ -177,10 +177,16 @@ void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
 }
 
+/*
+ * loan(size, address?): with a Float64Array, the block's address goes
+ * into its first element too (exact: user addresses are below 2^53), so
+ * that the library needs no second call (addressOf) per loan.
+ */
 Napi::Value LoanFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	uint64_t size = ArgU64(info, 0, "size");
+	double *address = ArgOptF64Out(info, 1, "address");
 
 	RequireJoin(env, "agnocast_alloc");
 	void *p = agnocast_alloc(static_cast<size_t>(size));
@@ -204,6 +210,8 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
 	}
 	/* From here on the finalizer owns loan. */
+	if (address)
+		*address = static_cast<double>(reinterpret_cast<uintptr_t>(p));
 	return Napi::Value(env, ab);
 }
 
