@@ -10,16 +10,17 @@
 # (scripts/bench/sustained.mjs, cbench sustained-*): TS->TS (loans, and
 # publish(bytes)) and C->C at
 # 4 KiB for --sustained-seconds (default 5), the publisher not waiting for
-# acks but at most 64 messages ahead of the subscriber's reports.
+# acks but at most 64 messages ahead of the subscriber's reports. The costs
+# row (scripts/bench/costs.mjs): what single operations cost, C and Node.
 #
 # Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...]
-#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout]
+#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs]
 #        [--sustained-seconds S]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout] [--sustained-seconds S]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs] [--sustained-seconds S]"; }
 mode=auto
 in_guest=0
 extra=()

@@ -32,7 +32,7 @@
 // client, and agnocast -> bridge -> NATS -> bridge -> agnocast.
 //
 // Usage: node scripts/bench/bench.mjs [--sizes 64:200,4K:200,...] [--out DIR]
-//        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout] [--cbench PATH]
+//        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout,costs] [--cbench PATH]
 //        [--sustained-seconds 5] [--replot bench.json]
 // sustained: the sustained rows of sustained.mjs, TS->TS with loans and
 // with publish(bytes), and C->C (or one of them: sustained-ts,
@@ -41,6 +41,7 @@
 // reports instead of lock-step; msg/s, MB/s, published, received, lost.
 // fanout: the fan-out rows of fanout.mjs (1 -> 4 and 1 -> 8 latency to the
 // last subscriber, sustained reliable throughput at 4 KiB).
+// costs: what single operations cost, C and Node side by side (costs.mjs).
 // Writes DIR/bench.json and DIR/bench.svg; prints the table and the targets.
 import { spawn, fork } from 'node:child_process';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -54,6 +55,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 import { benchFanout, printFanout } from './fanout.mjs';
 import { benchSustained, printSustained } from './sustained.mjs';
+import { benchCosts, printCosts } from './costs.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -512,11 +514,11 @@ function svgPlot(transports, labels) {
 async function main() {
   const args = process.argv.slice(2);
   const opt = { sizes: '64:200,4K:200,64K:200,1M:100,16M:30,64M:20', out: path.join(ROOT, 'docs'),
-    only: 'ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '',
+    only: 'ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout,costs', cbench: path.join(ROOT, 'build/demo/cbench'), replot: '',
     'sustained-seconds': '5' };
   for (let i = 0; i < args.length; i += 2) {
     const k = args[i].replace(/^--/, '');
-    if (!(k in opt) || args[i + 1] === undefined) throw new Error('usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout] ' +
+    if (!(k in opt) || args[i + 1] === undefined) throw new Error('usage: bench.mjs [--sizes S:N,...] [--out DIR] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout,costs] ' +
       '[--cbench PATH] [--sustained-seconds S] [--replot bench.json]');
     opt[k] = args[i + 1];
   }
@@ -607,6 +609,18 @@ async function main() {
     for (const r of t2) console.log(r.map((c, i) => c.padEnd(w2[i])).join('  '));
   }
   if (sustained) printSustained(sustained);
+  let costs = null;
+  if (only.has('costs')) {
+    process.stderr.write('bench: single operations ... ');
+    try {
+      costs = benchCosts({ cbench: opt.cbench });
+      process.stderr.write('done\n');
+      printCosts(costs);
+    } catch (e) {
+      process.stderr.write(`FAILED: ${e.message}\n`);
+      process.exitCode = 1;
+    }
+  }
 
   // The targets (issue 13), as figures.
   const targets = {};
@@ -692,7 +706,7 @@ async function main() {
   }
 
   fs.mkdirSync(opt.out, { recursive: true });
-  const json = { fanout, sustained, date: new Date().toISOString(), kernel: os.release(), node: process.version,
+  const json = { fanout, sustained, costs, date: new Date().toISOString(), kernel: os.release(), node: process.version,
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? null, sizes, rounds: ROUNDS, gc: gcs, method: 'lock-step, interleaved rounds; latency = receiver CLOCK_MONOTONIC - sender timestamp in message; rate = messages / elapsed', labels, results, ratios_peer_p50_over_ts_p50: ratios, targets };
   fs.writeFileSync(path.join(opt.out, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   fs.writeFileSync(path.join(opt.out, 'bench.svg'), svgPlot(results, labels));

@@ -25,6 +25,16 @@
  *                          "sustained SIZE WINDOW SECS PUBLISHED RECEIVED
  *                          DROPPED" (SECS: first publish to the end's
  *                          report; DROPPED: the subscriber's seq gaps).
+ *   cbench costs N         what single operations cost here, each timed
+ *                          over N calls: a system call (getppid), glibc's
+ *                          malloc + free of 4 KiB and, when /dev/agnocast
+ *                          is there, agnocast_alloc + agnocast_free of 4 KiB
+ *                          and agnocast_alloc + agnocast_publish of 4 KiB
+ *                          on a topic of depth 1 with no subscriber (the
+ *                          library takes back the block the module hands
+ *                          back); prints "cost NAME NS_PER_CALL" lines
+ *                          (scripts/bench/costs.mjs sets them beside
+ *                          Node's).
  * Latency = subscriber CLOCK_MONOTONIC after RECEIVE - the timestamp the
  * publisher wrote into the message right before PUBLISH.
  * The subs print "ready" once subscribed (the pub must start after that).
@@ -35,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include "libagnocast.h"
 #include "util.h"
@@ -369,6 +380,71 @@ static int run_sustained_pub(const char *size_s, const char *secs_s, const char 
 	return 0;
 }
 
+/* ns per call of f over n calls, after n / 10 uncounted ones. */
+static double per_call(void (*f)(void), long n)
+{
+	uint64_t t0;
+	long i;
+
+	for (i = 0; i < n / 10; i++)
+		f();
+	t0 = demo_now_ns();
+	for (i = 0; i < n; i++)
+		f();
+	return (double)(demo_now_ns() - t0) / (double)n;
+}
+
+static volatile uintptr_t sink;
+#define COST_TOPIC "/agnocast_bench/c_cost"
+
+static void cost_syscall(void)
+{
+	sink += (uintptr_t)syscall(SYS_getppid);
+}
+
+static void cost_malloc(void)
+{
+	void *p = malloc(4096);
+
+	sink += (uintptr_t)p;
+	free(p);
+}
+
+static void cost_pool_alloc(void)
+{
+	void *p = agnocast_alloc(4096);
+
+	sink += (uintptr_t)p;
+	agnocast_free(p);
+}
+
+static struct agnocast_publisher *cost_pub;
+
+static void cost_publish(void)
+{
+	demo_ok(agnocast_publish(cost_pub, alloc(4096), 4096, NULL), "publishing");
+}
+
+static int run_costs(const char *n_s)
+{
+	long n = strtol(n_s, NULL, 10);
+
+	if (n <= 0) {
+		fprintf(stderr, "cbench costs: N must be a positive count, not '%s'\n", n_s);
+		return 2;
+	}
+	printf("cost syscall %.0f\n", per_call(cost_syscall, n));
+	printf("cost malloc_free_4k %.0f\n", per_call(cost_malloc, n));
+	if (access("/dev/agnocast", F_OK) == 0) {
+		demo_ok(agnocast_join(NULL), "joining");
+		printf("cost pool_alloc_free_4k %.0f\n", per_call(cost_pool_alloc, n));
+		demo_ok(agnocast_publisher_create(COST_TOPIC, &(struct agnocast_qos){ 1, 0 }, &cost_pub),
+			COST_TOPIC);
+		printf("cost alloc_publish_4k %.0f\n", per_call(cost_publish, n));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "sub"))
@@ -379,7 +455,9 @@ int main(int argc, char **argv)
 		return run_sustained_sub(argv[2]);
 	if (argc == 7 && !strcmp(argv[1], "sustained-pub"))
 		return run_sustained_pub(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 3 && !strcmp(argv[1], "costs"))
+		return run_costs(argv[2]);
 	fprintf(stderr, "usage: cbench sub | cbench pub SIZE:COUNT,... | cbench sustained-sub WARMUP |\n"
-		"       cbench sustained-pub SIZE SECONDS WINDOW DEPTH WARMUP\n");
+		"       cbench sustained-pub SIZE SECONDS WINDOW DEPTH WARMUP | cbench costs N\n");
 	return 2;
 }
