@@ -69,7 +69,7 @@ if wants fuzz && [ -x "$fuzzer" ]; then
 	[[ $seconds =~ ^[0-9]+$ ]] || seconds=60
 	# Half as long on 6.1: the debug guest fuzzes the same 6.1 code for the
 	# whole time, with the detectors on.
-	[ "$kernel" = 6.1 ] && seconds=$((seconds / 2))
+	[ "$kernel" = 6.1 ] && [ "$seconds" -gt 1 ] && seconds=$((seconds / 2))
 	tap=$out/fuzz.tap
 	say "sequence fuzzer, $seconds s"
 	# A fuzzer that hangs ends as a failed suite, not as a timed-out guest.
@@ -115,7 +115,7 @@ if wants ts; then
 	# The soak runs for the whole AGNOCAST_SOAK_SECONDS on 6.12, with the
 	# Node users run (24); on 6.1 (Node 20) and under the debug kernel's
 	# detectors for half as long.
-	[ "$kernel" = 6.12 ] || soak=$((soak / 2))
+	[ "$kernel" = 6.12 ] || [ "$soak" -le 1 ] || soak=$((soak / 2))
 	export AGNOCAST_SOAK_SECONDS=$soak
 	AGNOCAST_TEST_TIMEOUT_MS=$timeout_ms node_modules/.bin/vitest run --config test/vitest.guest.config.mjs --configLoader native \
 		"${skip[@]}" \
