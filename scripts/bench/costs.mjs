@@ -19,7 +19,6 @@
 // Usage: node scripts/bench/costs.mjs [CBENCH] [N]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +35,8 @@ function perCall(n, f) {
 }
 
 async function measure(n) {
-  const addon = createRequire(import.meta.url)(path.join(ROOT, 'native/build/Release/agnocast.node'));
+  const { native } = await import(path.join(ROOT, 'dist/native.js'));
+  const addon = native();	// the library's own loader, with its ABI check
   const out = {};
   const ab = new ArrayBuffer(64);
   let sink = 0n, keep;
