@@ -457,8 +457,8 @@ async function guest(b) {
   });
 
   if (typeof globalThis.gc === 'function') {
-    await test('collected loans go back to the pool (finalizer)', async () => {
-      // 40 x 1 MiB: without the finalizer freeing, the pool would grow by
+    await test('collected loans go back to the pool (swept once collected)', async () => {
+      // 40 x 1 MiB: without the sweep of collected loans, the pool would grow by
       // 40 MiB; we check it grows by far less.
       const sizeOf = () => b.listProcesses().find((p) => p.pid === process.pid).size;
       const before = sizeOf();

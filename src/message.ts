@@ -1,42 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
 /** A received message: a read-only view over the publisher's pool. */
 import { DetachedError } from './errors.js';
-import type { NativeEntry } from './native.js';
+import type { EntryBuffer } from './native.js';
 
 /** What a subscription needs from its messages' owner. */
 export interface MessageOwner {
   /** The payload's ArrayBuffer (made on the first read of `data`). Throws AgnocastErrors. */
-  viewOf(message: Message): ArrayBuffer;
+  viewOf(message: Message, address: number, length: number): ArrayBuffer;
   /** Gives the message back; `view` (when one was made) is detached at once. */
-  releaseMessage(message: Message, view: ArrayBuffer | undefined): void;
+  releaseMessage(message: Message, seq: number, address: number, view: ArrayBuffer | undefined): void;
 }
 
+/**
+ * The entry's fields are kept as numbers (seq and address are below 2^53,
+ * see EntryBuffer; the timestamp as its two 32-bit halves): seq, address
+ * and timestampNs become bigints only when read.
+ */
 export class Message implements Disposable {
-  /** Sequence number on the topic (from 1, increasing). */
-  readonly seq: bigint;
   /** The publishing process. */
   readonly publisherPid: number;
   readonly publisherId: number;
-  /** CLOCK_MONOTONIC at publish, in nanoseconds (compare with process.hrtime.bigint()). */
-  readonly timestampNs: bigint;
-  /** Where the bytes are: the same address the publisher wrote to. */
-  readonly address: bigint;
   readonly length: number;
+  #seq: number;
+  #address: number;
+  #stampHi: number;
+  #stampLo: number;
   #view: ArrayBuffer | undefined;
   #data: Uint8Array | undefined;
   #owner: MessageOwner;
   #released = false;
   #retained = false;
 
-  /** @internal */
-  constructor(owner: MessageOwner, entry: NativeEntry) {
+  /** @internal Entry i of `entries`. */
+  constructor(owner: MessageOwner, entries: EntryBuffer, i: number) {
     this.#owner = owner;
-    this.seq = entry.seq;
-    this.publisherPid = entry.pid;
-    this.publisherId = entry.publisherId;
-    this.timestampNs = entry.timestampNs;
-    this.address = entry.addr;
-    this.length = entry.len;
+    this.#seq = entries.seq(i);
+    this.#address = entries.addr(i);
+    this.length = entries.len(i);
+    this.#stampHi = entries.timestampHi(i);
+    this.#stampLo = entries.timestampLo(i);
+    this.publisherPid = entries.pid(i);
+    this.publisherId = entries.publisherId(i);
+  }
+
+  /** Sequence number on the topic (from 1, increasing). */
+  get seq(): bigint {
+    return BigInt(this.#seq);
+  }
+
+  /** Where the bytes are: the same address the publisher wrote to. */
+  get address(): bigint {
+    return BigInt(this.#address);
+  }
+
+  /** CLOCK_MONOTONIC at publish, in nanoseconds (compare with process.hrtime.bigint()). */
+  get timestampNs(): bigint {
+    // Not as one number: CLOCK_MONOTONIC passes 2^53 ns after 104 days up.
+    return (BigInt(this.#stampHi) << 32n) | BigInt(this.#stampLo);
   }
 
   /**
@@ -51,7 +71,7 @@ export class Message implements Disposable {
         'call retain() inside the callback or loop body to keep it');
     }
     if (this.#data === undefined) {
-      this.#view = this.#owner.viewOf(this);
+      this.#view = this.#owner.viewOf(this, this.#address, this.length);
       this.#data = new Uint8Array(this.#view);
     }
     return this.#data;
@@ -76,7 +96,7 @@ export class Message implements Disposable {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#owner.releaseMessage(this, this.#view);
+    this.#owner.releaseMessage(this, this.#seq, this.#address, this.#view);
   }
 
   [Symbol.dispose](): void {

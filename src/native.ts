@@ -131,7 +131,8 @@ export interface NativeBinding {
   /**
    * A writable ArrayBuffer of exactly `size` bytes over fresh pool memory
    * (external: no copy). If it is garbage-collected before publish() or
-   * free(), its memory goes back to the pool. With `address`, the block's
+   * free(), its memory goes back to the pool (at the next sweep: once the
+   * live loans doubled, on reclaim(), or when the pool is full). With `address`, the block's
    * address (below 2^53) also goes into address[0]: no addressOf() call.
    */
   loan(size: number, address?: Float64Array): ArrayBuffer;
@@ -148,7 +149,7 @@ export interface NativeBinding {
    * refused. Returns seq.
    */
   publishCopy(publisherId: number, bytes: Uint8Array): bigint;
-  /** Blocks that subscribers released, back to the pool; returns how many. */
+  /** Blocks that subscribers released and those of collected loans, back to the pool; returns how many. */
   reclaim(): number;
 
   /**
@@ -168,7 +169,7 @@ export interface NativeBinding {
    * copy; read-only by contract: the mapping is PROT_READ, so a write kills
    * the process, except for the process's own pool).
    */
-  view(addr: bigint, len: number): ArrayBuffer;
+  view(addr: bigint | number, len: number): ArrayBuffer;
   /** Detaches a view() buffer (length 0 everywhere) without releasing its entry. */
   detach(view: ArrayBuffer): void;
   /**
@@ -176,7 +177,7 @@ export interface NativeBinding {
    * (one view() returned) if given. A pool whose owner is gone and of which
    * nothing is held any more is unmapped.
    */
-  release(subscriberId: number, seq: bigint, addr: bigint, view?: ArrayBuffer): void;
+  release(subscriberId: number, seq: bigint | number, addr: bigint | number, view?: ArrayBuffer): void;
 
   /** Maps the pool of process pid now and keeps it until unmapPool(). */
   mapPool(pid: number): NativePoolInfo;
@@ -212,43 +213,88 @@ export interface NativeBinding {
   addressOf(buffer: ArrayBuffer): bigint;
 }
 
+/** Where the low and high 32-bit halves of a u64 are, in 4-byte words. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
+const TWO_32 = 2 ** 32;
+
 /**
  * Entries as receive() and take() write them: struct agnocast_entry of the
  * uapi header, 40 bytes each, in the machine's byte order (the addon
- * asserts the layout at compile time).
+ * asserts the layout at compile time). The library reads each field as a
+ * number (seq(), addr(), …: no BigInt per message); seq, addresses and
+ * lengths stay below 2^53 (seqs count messages of one topic from 1: 2^53
+ * is 28 years at 10 million a second), so a number holds them exactly.
+ * entry() decodes a whole entry with BigInts, for tools and tests.
  */
 export class EntryBuffer {
   static readonly ENTRY_BYTES = 40;
   readonly buffer: ArrayBuffer;
   readonly capacity: number;
-  #u64: BigUint64Array;
-  #i32: Int32Array;
   #u32: Uint32Array;
+  #i32: Int32Array;
 
   constructor(capacity: number) {
     this.capacity = capacity;
     this.buffer = new ArrayBuffer(capacity * EntryBuffer.ENTRY_BYTES);
-    this.#u64 = new BigUint64Array(this.buffer);
-    this.#i32 = new Int32Array(this.buffer);
     this.#u32 = new Uint32Array(this.buffer);
+    this.#i32 = new Int32Array(this.buffer);
+  }
+
+  /** The u64 at 8-byte word q of the buffer, as a number. */
+  #u64(q: number): number {
+    return this.#u32[2 * q + HI]! * TWO_32 + this.#u32[2 * q + LO]!;
+  }
+
+  seq(i: number): number {
+    return this.#u64(i * 5);
+  }
+
+  addr(i: number): number {
+    return this.#u64(i * 5 + 1);
+  }
+
+  len(i: number): number {
+    return this.#u64(i * 5 + 2);
+  }
+
+  /** The publish time's high and low 32 bits (ns = hi × 2^32 + lo). */
+  timestampHi(i: number): number {
+    return this.#u32[i * 10 + 6 + HI]!;
+  }
+
+  timestampLo(i: number): number {
+    return this.#u32[i * 10 + 6 + LO]!;
+  }
+
+  pid(i: number): number {
+    return this.#i32[i * 10 + 8]!;
+  }
+
+  publisherId(i: number): number {
+    return this.#u32[i * 10 + 9]!;
   }
 
   /** Sets entry i's seq and addr (what a release list needs). */
-  setRelease(i: number, seq: bigint, addr: bigint): void {
-    this.#u64[i * 5] = seq;
-    this.#u64[i * 5 + 1] = addr;
+  setRelease(i: number, seq: number, addr: number): void {
+    const d = i * 10;
+    this.#u32[d + LO] = seq % TWO_32;
+    this.#u32[d + HI] = Math.floor(seq / TWO_32);
+    this.#u32[d + 2 + LO] = addr % TWO_32;
+    this.#u32[d + 2 + HI] = Math.floor(addr / TWO_32);
   }
 
   entry(i: number): NativeEntry {
-    const q = i * 5;	/* in 8-byte words */
-    const d = i * 10;	/* in 4-byte words */
+    const hl = (hi: number, lo: number) => (BigInt(hi) << 32n) | BigInt(lo);
+    const w = (q: number) => hl(this.#u32[2 * q + HI]!, this.#u32[2 * q + LO]!);
     return {
-      seq: this.#u64[q]!,
-      addr: this.#u64[q + 1]!,
-      len: Number(this.#u64[q + 2]!),
-      timestampNs: this.#u64[q + 3]!,
-      pid: this.#i32[d + 8]!,
-      publisherId: this.#u32[d + 9]!,
+      seq: w(i * 5),
+      addr: w(i * 5 + 1),
+      len: this.len(i),
+      timestampNs: hl(this.timestampHi(i), this.timestampLo(i)),
+      pid: this.pid(i),
+      publisherId: this.publisherId(i),
     };
   }
 }

@@ -53,9 +53,9 @@ export class Loan implements Disposable {
     return (this.#addressBig ??= BigInt(this.#address));
   }
 
-  /** @internal */
-  belongsTo(publisher: Publisher): boolean {
-    return this.#publisher === publisher && this.#buffer !== undefined;
+  /** @internal The buffer, if this is an unpublished loan of `publisher`. */
+  bufferFor(publisher: Publisher): ArrayBuffer | undefined {
+    return this.#publisher === publisher ? this.#buffer : undefined;
   }
 
   /** The underlying buffer (for typed views); throws once published or disposed. */
@@ -86,13 +86,9 @@ export class Loan implements Disposable {
     this.#publisher.returnLoan(this, buffer);
   }
 
-  /** @internal Publishes through `send`; the loan stays usable if it throws. */
-  hand(send: (buffer: ArrayBuffer) => bigint): bigint {
-    const buffer = this.#buffer;
-    if (!buffer) throw new DetachedError('this loan was already published or disposed: loan again');
-    const seq = send(buffer);
+  /** @internal The publisher published the buffer (the addon detached it). */
+  published(): void {
     this.#buffer = undefined;
-    return seq;
   }
 }
 
@@ -120,7 +116,8 @@ export class Publisher extends EventEmitter implements Disposable {
   #writers = new Set<() => void>();
   /**
    * Unpublished loans, held weakly: a dropped loan is garbage-collected and
-   * its memory goes back to the pool (the addon's finalizer), and close()
+   * its memory goes back to the pool (the addon sweeps the blocks of
+   * collected loans), and close()
    * disposes of the rest. Publishing or disposing of a loan deletes its
    * ref; the refs of dropped loans are swept out once the set has doubled
    * since the last sweep (a FinalizationRegistry would cost a register and
@@ -184,19 +181,22 @@ export class Publisher extends EventEmitter implements Disposable {
   publish(data: Loan | ArrayBufferView, length?: number): bigint {
     this.#check();
     if (!(data instanceof Loan)) return this.#publishCopy(data);
-    if (!data.belongsTo(this)) {
-      throw new InvalidArgumentError('this loan belongs to another publisher, or was already published');
+    const buffer = data.bufferFor(this);
+    if (!buffer) {
+      throw new InvalidArgumentError('this loan belongs to another publisher, or was already published or disposed');
     }
-    const n = length ?? data.byteLength;
-    if (!Number.isSafeInteger(n) || n < 0 || n > data.byteLength) {
-      throw new InvalidArgumentError(`publish length ${n} is outside the loan's ${data.byteLength} bytes`);
+    const n = length ?? buffer.byteLength;
+    if (!Number.isSafeInteger(n) || n < 0 || n > buffer.byteLength) {
+      throw new InvalidArgumentError(`publish length ${n} is outside the loan's ${buffer.byteLength} bytes`);
     }
     let seq: bigint;
     try {
-      seq = data.hand((buffer) => this.#host.native.publish(this.id, buffer, n));
+      // A refused publish leaves the loan usable.
+      seq = this.#host.native.publish(this.id, buffer, n);
     } catch (e) {
       throw translate(e, `publishing on ${this.topic}`);
     }
+    data.published();
     this.#untrack(data);
     return seq;
   }

@@ -20,7 +20,7 @@
 import { EventEmitter } from 'node:events';
 import { ClosedError, InvalidArgumentError, InvalidStateError, reportAsync, translate } from './errors.js';
 import { Message, type MessageOwner } from './message.js';
-import { EntryBuffer, type NativeBinding, type NativeEntry, POLL_IN, POLL_PRI } from './native.js';
+import { EntryBuffer, type NativeBinding, POLL_IN, POLL_PRI } from './native.js';
 import type { QoS, ResolvedQoS } from './options.js';
 import { PeerCount } from './peers.js';
 import { keepInPlace } from './untransferable.js';
@@ -112,6 +112,11 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   /** Every message handed out and not released, retained ones included. */
   #live = new Set<Message>();
   #entries: EntryBuffer;
+  /** Callback mode: entries [#next, #count) of #entries are received and not handed over yet. */
+  #next = 0;
+  #count = 0;
+  /** Whether the last callback answered synchronously: the next receive takes a batch. */
+  #sync = true;
   #one = new EntryBuffer(1);
   /**
    * Releases waiting for the next RECEIVE (the module's release list): while
@@ -126,7 +131,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   #ref = true;
   #received = 0;
   #dropped = 0;
-  #lastSeq: bigint | undefined;
+  #lastSeq: number | undefined;
   /** The topic's publishers, in every process. */
   readonly #publishers: PeerCount<'publishers'>;
 
@@ -164,7 +169,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       // Volatile: what is published from now on is this subscription's to
       // see, so losses count from here. Transient-local: from the first
       // message (the history is what the publishers kept).
-      if (!qos.transientLocal) this.#lastSeq = host.native.topicInfo(topic)?.lastSeq ?? 0n;
+      if (!qos.transientLocal) this.#lastSeq = Number(host.native.topicInfo(topic)?.lastSeq ?? 0n);
       this.#watch = host.native.watch(this.#fd, (events) => this.#onPoll(events), false, 0);
     } catch (e) {
       throw translate(e, `subscribing to ${topic}`);
@@ -207,7 +212,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     } catch (e) {
       throw translate(e, `taking from ${this.topic}`);
     }
-    return n ? this.#wrap(this.#one.entry(0)) : null;
+    return n ? this.#wrap(this.#one, 0) : null;
   }
 
   /**
@@ -332,6 +337,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     }
     this.#closed = true;
     this.#live.clear();
+    this.#next = this.#count = 0;	// removing the subscriber gives them back
     if (this.#spinning) clearImmediate(this.#spinning);
     this.#spinning = undefined;
     try {
@@ -437,7 +443,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   #receiveOne(): Message | null {
     this.#check();
     const n = this.#receive(1, this.#one);
-    return n ? this.#wrap(this.#one.entry(0)) : null;
+    return n ? this.#wrap(this.#one, 0) : null;
   }
 
   /** RECEIVE of up to max entries into `into`, with the pending releases. Throws AgnocastErrors. */
@@ -474,39 +480,61 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   }
 
   /**
-   * Callback mode: receive as much as the callbacks may take now and hand
-   * it over; the messages that synchronous callbacks released go back with
+   * Callback mode: receive what the callbacks may take now and hand it
+   * over; the messages that synchronous callbacks released go back with
    * the next receive (one more, which also finds what came meanwhile). At
    * most two receives a readiness: a flood does not starve the event loop.
+   * How many one receive takes: while the callback answers synchronously,
+   * a batch (up to the depth and RELEASE_MAX, the releases the next
+   * receive carries back); else the in-flight room, so that a slow
+   * asynchronous callback leaves the rest in the module (keep-last keeps
+   * the newest there). When a callback turns asynchronous in the middle
+   * of a batch, the rest of the batch waits here (#next < #count) and goes
+   * first once there is room again.
    */
   #pump(): number {
     let delivered = 0;
     for (let round = 0; round < 2; round++) {
-      const room = this.#maxInFlight - this.#inFlight;
-      if (room <= 0 || this.#stalled || this.#closed) break;
-      let n: number;
-      try {
-        n = this.#receive(Math.min(this.qos.depth, room), this.#entries);
-      } catch (e) {
-        // Holding too many: wait for a release (#unstall re-arms).
-        if ((e as { errnoCode?: string }).errnoCode === 'ENOBUFS') this.#stalled = true;
-        this.#fail(e);
-        break;
+      if (this.#stalled || this.#closed) break;
+      if (this.#next === this.#count) {
+        const room = this.#maxInFlight - this.#inFlight;
+        if (room <= 0) break;
+        let n: number;
+        try {
+          n = this.#receive(Math.min(this.qos.depth, this.#sync ? RELEASE_MAX : room), this.#entries);
+        } catch (e) {
+          // Holding too many: wait for a release (#unstall re-arms).
+          if ((e as { errnoCode?: string }).errnoCode === 'ENOBUFS') this.#stalled = true;
+          this.#fail(e);
+          break;
+        }
+        if (!n) return delivered;
+        this.#next = 0;
+        this.#count = n;
       }
-      if (!n) return delivered;
-      delivered += n;
-      // The entries stay in #entries while the callbacks run: nothing else
-      // receives into it (a callback subscription cannot be iterated or polled).
-      this.#batching = true;
-      try {
-        for (let i = 0; i < n && !this.#closed; i++) this.#deliver(this.#wrap(this.#entries.entry(i)));
-      } finally {
-        this.#batching = false;
-      }
-      if (!this.#nrel) return delivered;
+      delivered += this.#handOver();
+      if (this.#next < this.#count || !this.#nrel) break;
     }
     this.#flushReleases();
     return delivered;
+  }
+
+  /**
+   * Hands the received entries over while callbacks may run; returns how
+   * many. They stay in #entries meanwhile: nothing else receives into it
+   * (a callback subscription cannot be iterated or polled).
+   */
+  #handOver(): number {
+    const first = this.#next;
+    this.#batching = true;
+    try {
+      while (this.#next < this.#count && this.#inFlight < this.#maxInFlight && !this.#closed) {
+        this.#deliver(this.#wrap(this.#entries, this.#next++));
+      }
+    } finally {
+      this.#batching = false;
+    }
+    return this.#next - first;
   }
 
   /**
@@ -533,6 +561,7 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
 
   #deliver(message: Message): void {
     let result: unknown;
+    this.#sync = true;
     try {
       result = (this.#callback as MessageCallback)(message);
     } catch (e) {
@@ -545,10 +574,14 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
       this.#settle(message);
       return;
     }
+    this.#sync = false;
     this.#inFlight++;
     const done = () => {
       this.#inFlight--;
       this.#settle(message);
+      // The rest of a batch goes first, now that there is room (unless a
+      // thenable called back synchronously: the batch is being handed over).
+      if (this.#next < this.#count && !this.#batching && !this.#closed) this.#pump();
       this.#arm();
     };
     try {
@@ -580,38 +613,38 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
     reportAsync(this, error, `subscription on ${this.topic}`);
   }
 
-  /** The C library mapped the entry's pool when it received it; the view is made on demand. */
-  #wrap(entry: NativeEntry): Message {
+  /** Entry i of `entries` as a Message. The C library mapped its pool when it received it; the view is made on demand. */
+  #wrap(entries: EntryBuffer, i: number): Message {
     this.#received++;
-    if (this.#lastSeq !== undefined && entry.seq > this.#lastSeq + 1n) {
-      this.#dropped += Number(entry.seq - this.#lastSeq - 1n);
-    }
-    if (this.#lastSeq === undefined || entry.seq > this.#lastSeq) this.#lastSeq = entry.seq;
-    const message = new Message(this.#owner, entry);
+    const message = new Message(this.#owner, entries, i);
+    const seq = entries.seq(i);
+    const last = this.#lastSeq;
+    if (last !== undefined && seq > last + 1) this.#dropped += seq - last - 1;
+    if (last === undefined || seq > last) this.#lastSeq = seq;
     this.#live.add(message);
     return message;
   }
 
   #owner: MessageOwner = {
-    viewOf: (m) => {
+    viewOf: (m, address, length) => {
       try {
-        const view = this.#host.native.view(m.address, m.length);
+        const view = this.#host.native.view(address, length);
         keepInPlace(view);
         return view;
       } catch (e) {
         throw translate(e, `reading message ${m.seq} on ${this.topic}`);
       }
     },
-    releaseMessage: (m, view) => {
+    releaseMessage: (m, seq, address, view) => {
       this.#live.delete(m);
       if (this.#closed) return;
       try {
         if (this.#batching && this.#nrel < RELEASE_MAX) {
           if (view) this.#host.native.detach(view);
-          this.#rel.setRelease(this.#nrel++, m.seq, m.address);
+          this.#rel.setRelease(this.#nrel++, seq, address);
           return;
         }
-        this.#host.native.release(this.id, m.seq, m.address, view);
+        this.#host.native.release(this.id, seq, address, view);
       } catch (e) {
         throw translate(e, `releasing message ${m.seq} on ${this.topic}`);
       }

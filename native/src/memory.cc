@@ -2,18 +2,24 @@
 /*
  * Memory: loans, publish, reclaim, views over mapped pools.
  *
- * A loan is an external ArrayBuffer over a block of our pool. Each has a
- * Loan record, owned by the buffer's finalizer, in one of three states:
- *   LIVE       the block belongs to the JS buffer (listed in g_loans by
- *              address, so publish()/free() find the record);
- *   PUBLISHED  the module owns the block; it comes back through the
- *              reclaimed addresses of PUBLISH or RECLAIM, and is freed then;
- *   FREED      free() gave it back.
- * publish() and free() accept a buffer only if it is the loan's very own:
- * its backing store is the one loan() made (a view() over the same block
- * has another). They detach it, which revokes every view of it.
- * The finalizer (main thread, at GC or environment teardown; it never calls
- * JS) frees the block only if the loan is still LIVE, then drops the record.
+ * A loan is an external ArrayBuffer over a block of our pool. While the
+ * JS buffer owns the block, g_loans lists it by address, with the buffer's
+ * backing store. publish() and free() accept a buffer only if it is the
+ * loan's very own: its backing store is the one loan() made (a view() over
+ * the same block has another). They forget the record, then detach the
+ * buffer, which revokes every view of it; the block is then the module's
+ * (published: it comes back through the reclaimed addresses of PUBLISH or
+ * RECLAIM) or the allocator's again (freed).
+ *
+ * A loan dropped without either goes back to the pool once V8 collected
+ * its buffer, without a finalizer (a weak handle per loan, processed by
+ * every collection, cost more than the rest of a loan together): the record
+ * holds a reference to the backing store, and the buffer holds the only
+ * other one, so a store only the record holds belongs to a collected
+ * buffer. SweepLoans() frees those blocks; loan() runs it once the live
+ * loans have doubled in number or in bytes since the last sweep, and
+ * reclaim() and a failed allocation always. Nothing else holds a pool
+ * buffer's store: its detach key keeps it from being transferred.
  *
  * A loan's memory comes from the library's allocator (agnocast_alloc); a
  * published block is the library's until the module hands it back.
@@ -31,15 +37,19 @@
  * in the publisher (the loan) and in every subscriber (the view), every
  * time (measured: 18 ms a message instead of 0.3). Pool memory is not the
  * heap's and no collection can free it: V8 counts no buffer whose backing
- * store has the empty deleter. The loan's finalizer hangs on the buffer
- * object instead (napi_add_finalizer). The price: the addon uses V8's C++
- * API for this one call, so it is built per Node major (npm install does).
+ * store has the empty deleter (a dropped loan is found by its store
+ * instead, above). The price: the addon uses V8's C++ API for this one
+ * call, so it is built per Node major (npm install does).
  */
 #include <v8.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <cstring>
 
@@ -49,22 +59,27 @@ namespace agnocast {
 
 namespace {
 
-enum class LoanState { kLive, kPublished, kFreed };
-
 struct Loan {
-	void *ptr;
 	size_t size;
-	LoanState state;
 	/*
-	 * The loan buffer's store, held so that its address stays taken
-	 * until the finalizer: no other buffer's store can have it while the
-	 * record exists (the empty deleter: holding it holds no memory).
+	 * The loan buffer's store. Holding it also keeps its address taken
+	 * while the record exists: no other buffer's store can have it (the
+	 * empty deleter: holding it holds no memory).
 	 */
 	std::shared_ptr<v8::BackingStore> store;
 };
 
+/*
+ * The LIVE loans of every environment, by address, with their bytes and
+ * when to sweep next. g_loans_mutex is the addon's only lock around them.
+ */
 std::mutex g_loans_mutex;
-std::unordered_map<uintptr_t, Loan *> g_loans;	/* LIVE loans by address */
+std::unordered_map<uintptr_t, Loan> g_loans;
+size_t g_loan_bytes;
+constexpr size_t kSweepCount = 64;
+constexpr size_t kSweepBytes = 4u << 20;
+size_t g_sweep_count = kSweepCount;
+size_t g_sweep_bytes = kSweepBytes;
 
 /*
  * Every pool ArrayBuffer carries this detach key: V8 detaches it only when
@@ -140,41 +155,85 @@ void *U2P(uint64_t addr)
 	return reinterpret_cast<void *>(static_cast<uintptr_t>(addr));
 }
 
-/* napi_add_finalizer's callback: data is the Loan. */
-void LoanFinalize(napi_env, void *data, void *)
+/*
+ * Frees the blocks of loans whose buffers were collected; returns how
+ * many. Any thread: a collected buffer's store may be let go by V8's
+ * sweeper thread, and the acquire fence orders its last use before the
+ * block is reused.
+ */
+int SweepLoans()
 {
-	Loan *loan = static_cast<Loan *>(data);
-	bool live;
+	std::vector<void *> dead;
 	{
 		std::lock_guard<std::mutex> lock(g_loans_mutex);
-		live = loan->state == LoanState::kLive;
-		if (live)
-			g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
+		for (auto it = g_loans.begin(); it != g_loans.end();) {
+			if (it->second.store.use_count() == 1) {
+				dead.push_back(reinterpret_cast<void *>(it->first));
+				g_loan_bytes -= it->second.size;
+				it = g_loans.erase(it);
+			} else {
+				++it;
+			}
+		}
+		g_sweep_count = std::max(kSweepCount, 2 * g_loans.size());
+		g_sweep_bytes = std::max(kSweepBytes, 2 * g_loan_bytes);
 	}
-	if (live)
-		agnocast_free(loan->ptr);
-	delete loan;
+	std::atomic_thread_fence(std::memory_order_acquire);
+	for (void *p : dead)
+		agnocast_free(p);
+	return static_cast<int>(dead.size());
 }
 
-/* The LIVE loan whose own buffer this is, or throws EINVAL. */
-Loan *LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
+/* Whether loan() should sweep first: the live loans doubled since the last sweep. */
+bool SweepDue()
+{
+	std::lock_guard<std::mutex> lock(g_loans_mutex);
+	return g_loans.size() >= g_sweep_count || g_loan_bytes >= g_sweep_bytes;
+}
+
+/*
+ * The LIVE loan whose own buffer this is (its address and size), or throws
+ * EINVAL. The record stays until Forget(): while the caller holds the
+ * buffer, its store is held twice and no sweep takes it.
+ */
+std::pair<void *, size_t> LiveLoan(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 {
 	v8::Local<v8::ArrayBuffer> ab = AsArrayBuffer(buffer);
 	std::shared_ptr<v8::BackingStore> store = ab->GetBackingStore();
 	void *data = ab->WasDetached() ? nullptr : store->Data();
 	std::lock_guard<std::mutex> lock(g_loans_mutex);
 	auto it = data ? g_loans.find(reinterpret_cast<uintptr_t>(data)) : g_loans.end();
-	if (it == g_loans.end() || it->second->state != LoanState::kLive)
+	if (it == g_loans.end())
 		ThrowErrno(env, EINVAL, op, "not a live loan: it was published or freed, or is not an ArrayBuffer that loan() returned");
-	if (it->second->store != store)
+	if (it->second.store != store)
 		ThrowErrno(env, EINVAL, op, "not a loan: pass the ArrayBuffer that loan() returned, not another view of its memory");
-	return it->second;
+	return { data, it->second.size };
+}
+
+/* Drops the record of the loan at p: the block is no longer the buffer's. */
+void Forget(void *p)
+{
+	std::lock_guard<std::mutex> lock(g_loans_mutex);
+	auto it = g_loans.find(reinterpret_cast<uintptr_t>(p));
+	g_loan_bytes -= it->second.size;
+	g_loans.erase(it);
 }
 
 void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 {
 	if (!DetachPoolBuffer(buffer))
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
+}
+
+/* A block of size bytes, sweeping collected loans first when due or when the pool is full. */
+void *AllocLoanBlock(size_t size)
+{
+	if (SweepDue())
+		SweepLoans();
+	void *p = agnocast_alloc(size);
+	if (!p && errno == ENOMEM && SweepLoans() > 0)
+		p = agnocast_alloc(size);
+	return p;
 }
 
 /*
@@ -189,45 +248,31 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 	double *address = ArgOptF64Out(info, 1, "address");
 
 	RequireJoin(env, "agnocast_alloc");
-	void *p = agnocast_alloc(static_cast<size_t>(size));
+	void *p = AllocLoanBlock(static_cast<size_t>(size));
 	if (!p)
 		ThrowLib(env, -errno);
-	Loan *loan = new Loan{ p, static_cast<size_t>(size), LoanState::kLive, nullptr };
-	napi_value ab = PoolArrayBuffer(p, loan->size, &loan->store);
+	Loan loan = { static_cast<size_t>(size), nullptr };
+	napi_value ab = PoolArrayBuffer(p, loan.size, &loan.store);
 	{
 		std::lock_guard<std::mutex> lock(g_loans_mutex);
-		g_loans[reinterpret_cast<uintptr_t>(p)] = loan;
+		g_loans.emplace(reinterpret_cast<uintptr_t>(p), std::move(loan));
+		g_loan_bytes += static_cast<size_t>(size);
 	}
-	napi_status st = napi_add_finalizer(env, ab, loan, LoanFinalize, nullptr, nullptr);
-	if (st != napi_ok) {
-		{
-			std::lock_guard<std::mutex> lock(g_loans_mutex);
-			g_loans.erase(reinterpret_cast<uintptr_t>(p));
-		}
-		DetachPoolBuffer(ab);
-		agnocast_free(p);
-		delete loan;
-		NAPI_THROW_IF_FAILED(env, st, Napi::Value());
-	}
-	/* From here on the finalizer owns loan. */
 	if (address)
 		*address = static_cast<double>(reinterpret_cast<uintptr_t>(p));
 	return Napi::Value(env, ab);
 }
 
+/* Forgets the record before the detach: from then on no sweep can see the block. */
 Napi::Value FreeFn(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 0, "loan");
-	Loan *loan = LiveLoan(env, buffer, "free");
+	void *p = LiveLoan(env, buffer, "free").first;
 
+	Forget(p);
 	Detach(env, buffer, "free");
-	{
-		std::lock_guard<std::mutex> lock(g_loans_mutex);
-		loan->state = LoanState::kFreed;
-		g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
-	}
-	agnocast_free(loan->ptr);
+	agnocast_free(p);
 	return env.Undefined();
 }
 
@@ -244,19 +289,15 @@ Napi::Value PublishFn(const Napi::CallbackInfo &info)
 		PublisherOf(env, ArgU32(info, 0, "publisherId"), "AGNOCAST_PUBLISH_CMD");
 	Napi::ArrayBuffer buffer = ArgArrayBuffer(info, 1, "loan");
 	uint64_t length = ArgU64(info, 2, "length");
-	Loan *loan = LiveLoan(env, buffer, "AGNOCAST_PUBLISH_CMD");
+	auto [p, size] = LiveLoan(env, buffer, "AGNOCAST_PUBLISH_CMD");
 	uint64_t seq = 0;
 
-	if (length > loan->size)
+	if (length > size)
 		ThrowErrno(env, ERANGE, "AGNOCAST_PUBLISH_CMD",
 			   "length " + std::to_string(length) + " is past the loan's " +
-				   std::to_string(loan->size) + " bytes");
-	Check(env, agnocast_publish(pub, loan->ptr, static_cast<size_t>(length), &seq));
-	{
-		std::lock_guard<std::mutex> lock(g_loans_mutex);
-		loan->state = LoanState::kPublished;
-		g_loans.erase(reinterpret_cast<uintptr_t>(loan->ptr));
-	}
+				   std::to_string(size) + " bytes");
+	Check(env, agnocast_publish(pub, p, static_cast<size_t>(length), &seq));
+	Forget(p);
 	Detach(env, buffer, "AGNOCAST_PUBLISH_CMD");
 	return Napi::BigInt::New(env, seq);
 }
@@ -264,7 +305,7 @@ Napi::Value PublishFn(const Napi::CallbackInfo &info)
 /*
  * publish(bytes) without a loan: copies a Uint8Array into a fresh block
  * and publishes that, in one call (no ArrayBuffer over the block, no
- * finalizer). The block goes back to the pool if the publish is refused.
+ * record). The block goes back to the pool if the publish is refused.
  */
 Napi::Value PublishCopyFn(const Napi::CallbackInfo &info)
 {
@@ -274,7 +315,7 @@ Napi::Value PublishCopyFn(const Napi::CallbackInfo &info)
 	Napi::Uint8Array bytes = ArgBytes(info, 1, "bytes");
 	uint64_t seq = 0;
 	size_t len = bytes.ByteLength();
-	void *p = agnocast_alloc(len);
+	void *p = AllocLoanBlock(len);
 
 	if (!p)
 		ThrowLib(env, -errno);
@@ -293,7 +334,8 @@ Napi::Value ReclaimFn(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 
 	RequireJoin(env, "agnocast_reclaim");
-	return Napi::Number::New(env, Check(env, agnocast_reclaim()));
+	int n = Check(env, agnocast_reclaim());
+	return Napi::Number::New(env, n + SweepLoans());
 }
 
 Napi::Value ViewFn(const Napi::CallbackInfo &info)

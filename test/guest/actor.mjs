@@ -219,6 +219,29 @@ const commands = {
     subscriptions.set(topic, s);
     return s.id;
   },
+  /**
+   * Synchronous callbacks, except on the message whose text is asyncOn:
+   * that one returns a promise settled delayMs later. Records whether a
+   * callback ran while it was pending (maxInFlight 1 forbids it).
+   */
+  subscribeMixed: ({ topic, depth, asyncOn, delayMs }) => {
+    const b = box(topic);
+    b.overlaps = 0;
+    let pending = false;
+    const s = node.subscribe(topic, { depth }, (msg) => {
+      const text = Buffer.from(msg.data).toString();
+      if (pending) b.overlaps++;
+      b.messages.push({ seq: String(msg.seq), text });
+      for (const w of b.waiters.splice(0)) w();
+      if (text !== asyncOn) return undefined;
+      pending = true;
+      return new Promise((r) => setTimeout(r, delayMs)).then(() => { pending = false; });
+    });
+    s.on('error', (e) => b.errors.push(e.message));
+    subscriptions.set(topic, s);
+    return s.id;
+  },
+  mixedInfo: ({ topic }) => ({ overlaps: box(topic).overlaps, errors: box(topic).errors }),
   /** A synchronous callback that throws on the message whose text is throwOn. */
   subscribeThrowing: ({ topic, depth, throwOn }) => {
     const b = box(topic);

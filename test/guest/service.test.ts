@@ -99,6 +99,25 @@ describe('backpressure and visible loss', () => {
     expect(stats.received + stats.dropped).toBe(12);
   });
 
+  it('a callback that turns asynchronous mid-batch: the rest of the batch waits for it, then goes first, in order, none lost', async () => {
+    const a = await actor();
+    const b = a;
+    await a.call('publisher', { topic: '/svc/mixed', depth: 16 });	// retains all 12
+    await b.call('subscribeMixed', { topic: '/svc/mixed', depth: 16, asyncOn: '3', delayMs: 50 });
+    // Synchronous callbacks take the waiting messages in batches. The
+    // process publishes 1..12 in one go before its loop looks at the
+    // descriptor: one receive takes all 12, and the callback of 3 turns
+    // asynchronous.
+    await a.call('publishAll', { topic: '/svc/mixed', texts: texts(1, 12) });
+    const got = await b.call<{ text: string }[]>('messages', { topic: '/svc/mixed', count: 12 });
+    expect(got.map((m) => m.text)).toEqual(texts(1, 12));
+    expect(await b.call('mixedInfo', { topic: '/svc/mixed' })).toEqual({ overlaps: 0, errors: [] });
+    await a.call('publishAll', { topic: '/svc/mixed', texts: texts(13, 14) });
+    expect((await b.call<{ text: string }[]>('messages', { topic: '/svc/mixed', count: 14 })).map((m) => m.text))
+      .toEqual(texts(1, 14));
+    expect(await b.call('stats', { topic: '/svc/mixed' })).toEqual({ received: 14, dropped: 0, held: 0 });
+  });
+
   it('a throwing callback reaches the error event; the rest of its batch is delivered and nothing stays held', async () => {
     const [a, b] = [await actor(), await actor()];
     await a.call('publisher', { topic: '/svc/throw' });
