@@ -29,8 +29,11 @@ export interface MatchEvent {
 export class Loan implements Disposable {
   /** The loaned bytes, writable in place. */
   readonly bytes: Uint8Array;
-  /** @internal How the publisher finds its live loans without keeping them alive. */
-  readonly ref: WeakRef<Loan>;
+  /**
+   * @internal How the publisher finds this loan without keeping it alive,
+   * once it outlived the job that made it (Publisher.#young).
+   */
+  ref: WeakRef<Loan> | undefined;
   #publisher: Publisher;
   #buffer: ArrayBuffer | undefined;
   /** The address as the addon gave it (exact: below 2^53); the bigint on first read. */
@@ -45,7 +48,6 @@ export class Loan implements Disposable {
     keepInPlace(buffer);
     this.bytes = new Uint8Array(buffer);
     this.#address = address;
-    this.ref = new WeakRef(this);
   }
 
   /** Where the bytes are; a subscriber reads at the very same address. */
@@ -115,14 +117,19 @@ export class Publisher extends EventEmitter implements Disposable {
   /** publishAsync()s waiting for room (POLLOUT). */
   #writers = new Set<() => void>();
   /**
-   * Unpublished loans, held weakly: a dropped loan is garbage-collected and
-   * its memory goes back to the pool (the addon sweeps the blocks of
-   * collected loans), and close()
-   * disposes of the rest. Publishing or disposing of a loan deletes its
-   * ref; the refs of dropped loans are swept out once the set has doubled
-   * since the last sweep (a FinalizationRegistry would cost a register and
-   * an unregister on every loan).
+   * Unpublished loans, so that close() disposes of them, without keeping
+   * a dropped one from being garbage-collected (its memory then goes back
+   * to the pool: the addon sweeps the blocks of collected loans). A loan
+   * is held strongly in #young until the job that made it ends (a WeakRef
+   * would keep it alive as long anyway); most are published or disposed
+   * by then and never need more. One microtask per job moves the others
+   * into #loans, by a WeakRef. Publishing or disposing of a loan there
+   * deletes its ref; the refs of dropped loans are swept out once the set
+   * has doubled since the last sweep (a FinalizationRegistry would cost a
+   * register and an unregister on every loan).
    */
+  #young: Loan[] = [];
+  #aging = false;
   #loans = new Set<WeakRef<Loan>>();
   #sweepAt = 64;
   #closed = false;
@@ -167,8 +174,11 @@ export class Publisher extends EventEmitter implements Disposable {
         () => `loaning ${byteLength} bytes on ${this.topic}`);
     }
     const loan = new Loan(this, buffer, loanAddress[0]!);
-    if (this.#loans.size >= this.#sweepAt) this.#sweep();
-    this.#loans.add(loan.ref);
+    this.#young.push(loan);
+    if (!this.#aging) {
+      this.#aging = true;
+      queueMicrotask(this.#age);
+    }
     return loan;
   }
 
@@ -359,9 +369,11 @@ export class Publisher extends EventEmitter implements Disposable {
   close(): void {
     if (this.#closed) return;
     const failures: unknown[] = [];
-    for (const ref of this.#loans) {
+    const open = [...this.#young, ...[...this.#loans].map((ref) => ref.deref())];
+    this.#young.length = 0;
+    for (const loan of open) {
       try {
-        ref.deref()?.[Symbol.dispose]();
+        loan?.[Symbol.dispose]();
       } catch (e) {
         failures.push(e);
       }
@@ -400,8 +412,20 @@ export class Publisher extends EventEmitter implements Disposable {
   }
 
   #untrack(loan: Loan): void {
-    this.#loans.delete(loan.ref);
+    if (loan.ref) this.#loans.delete(loan.ref);
   }
+
+  /** The loans of the job that just ended that are still open: into #loans, weakly. */
+  #age = (): void => {
+    this.#aging = false;
+    for (const loan of this.#young) {
+      if (loan.ref || !loan.bufferFor(this)) continue;
+      if (this.#loans.size >= this.#sweepAt) this.#sweep();
+      loan.ref = new WeakRef(loan);
+      this.#loans.add(loan.ref);
+    }
+    this.#young.length = 0;
+  };
 
   /** Forgets the refs of garbage-collected loans. */
   #sweep(): void {

@@ -115,8 +115,11 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   /** Callback mode: entries [#next, #count) of #entries are received and not handed over yet. */
   #next = 0;
   #count = 0;
-  /** Whether the last callback answered synchronously: the next receive takes a batch. */
-  #sync = true;
+  /**
+   * Whether the last callback answered synchronously: the next receive
+   * takes a batch. Not before the first one has answered.
+   */
+  #sync = false;
   #one = new EntryBuffer(1);
   /**
    * Releases waiting for the next RECEIVE (the module's release list): while
@@ -525,16 +528,17 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
    * (a callback subscription cannot be iterated or polled).
    */
   #handOver(): number {
-    const first = this.#next;
+    let handed = 0;
     this.#batching = true;
     try {
       while (this.#next < this.#count && this.#inFlight < this.#maxInFlight && !this.#closed) {
         this.#deliver(this.#wrap(this.#entries, this.#next++));
+        handed++;
       }
     } finally {
       this.#batching = false;
     }
-    return this.#next - first;
+    return handed;
   }
 
   /**
