@@ -31,10 +31,10 @@ export class Message implements Disposable {
   #released = false;
   #retained = false;
 
-  /** @internal Entry i of `entries`. */
-  constructor(owner: MessageOwner, entries: EntryBuffer, i: number) {
+  /** @internal Entry i of `entries`, whose seq the caller read already. */
+  constructor(owner: MessageOwner, entries: EntryBuffer, i: number, seq: number) {
     this.#owner = owner;
-    this.#seq = entries.seq(i);
+    this.#seq = seq;
     this.#address = entries.addr(i);
     this.length = entries.len(i);
     this.#stampHi = entries.timestampHi(i);

@@ -234,12 +234,15 @@ export class EntryBuffer {
   readonly capacity: number;
   #u32: Uint32Array;
   #i32: Int32Array;
+  /** For entry() only. */
+  #big: BigUint64Array;
 
   constructor(capacity: number) {
     this.capacity = capacity;
     this.buffer = new ArrayBuffer(capacity * EntryBuffer.ENTRY_BYTES);
     this.#u32 = new Uint32Array(this.buffer);
     this.#i32 = new Int32Array(this.buffer);
+    this.#big = new BigUint64Array(this.buffer);
   }
 
   /** The u64 at 8-byte word q of the buffer, as a number. */
@@ -286,13 +289,12 @@ export class EntryBuffer {
   }
 
   entry(i: number): NativeEntry {
-    const hl = (hi: number, lo: number) => (BigInt(hi) << 32n) | BigInt(lo);
-    const w = (q: number) => hl(this.#u32[2 * q + HI]!, this.#u32[2 * q + LO]!);
+    const q = i * 5;	/* in 8-byte words */
     return {
-      seq: w(i * 5),
-      addr: w(i * 5 + 1),
+      seq: this.#big[q]!,
+      addr: this.#big[q + 1]!,
       len: this.len(i),
-      timestampNs: hl(this.timestampHi(i), this.timestampLo(i)),
+      timestampNs: this.#big[q + 3]!,
       pid: this.pid(i),
       publisherId: this.publisherId(i),
     };

@@ -620,8 +620,8 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
   /** Entry i of `entries` as a Message. The C library mapped its pool when it received it; the view is made on demand. */
   #wrap(entries: EntryBuffer, i: number): Message {
     this.#received++;
-    const message = new Message(this.#owner, entries, i);
     const seq = entries.seq(i);
+    const message = new Message(this.#owner, entries, i, seq);
     const last = this.#lastSeq;
     if (last !== undefined && seq > last + 1) this.#dropped += seq - last - 1;
     if (last === undefined || seq > last) this.#lastSeq = seq;

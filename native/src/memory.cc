@@ -17,8 +17,9 @@
  * holds a reference to the backing store, and the buffer holds the only
  * other one, so a store only the record holds belongs to a collected
  * buffer. SweepLoans() frees those blocks; loan() runs it once the live
- * loans have doubled in number or in bytes since the last sweep, and
- * reclaim() and a failed allocation always. Nothing else holds a pool
+ * loans have doubled in number or in bytes since the last sweep (before
+ * allocating, so that it may reuse the blocks), and reclaim() and a failed
+ * allocation (loan() or publishCopy()) always. Nothing else holds a pool
  * buffer's store: its detach key keeps it from being transferred.
  *
  * A loan's memory comes from the library's allocator (agnocast_alloc); a
@@ -184,13 +185,6 @@ int SweepLoans()
 	return static_cast<int>(dead.size());
 }
 
-/* Whether loan() should sweep first: the live loans doubled since the last sweep. */
-bool SweepDue()
-{
-	std::lock_guard<std::mutex> lock(g_loans_mutex);
-	return g_loans.size() >= g_sweep_count || g_loan_bytes >= g_sweep_bytes;
-}
-
 /*
  * The LIVE loan whose own buffer this is (its address and size), or throws
  * EINVAL. The record stays until Forget(): while the caller holds the
@@ -225,11 +219,16 @@ void Detach(Napi::Env env, Napi::ArrayBuffer buffer, const char *op)
 		ThrowErrno(env, EINVAL, op, "the ArrayBuffer cannot be detached");
 }
 
-/* A block of size bytes, sweeping collected loans first when due or when the pool is full. */
-void *AllocLoanBlock(size_t size)
+/* Whether loan() should sweep first: the live loans doubled since the last sweep. */
+bool SweepDue()
 {
-	if (SweepDue())
-		SweepLoans();
+	std::lock_guard<std::mutex> lock(g_loans_mutex);
+	return g_loans.size() >= g_sweep_count || g_loan_bytes >= g_sweep_bytes;
+}
+
+/* A block of size bytes; when the pool is full, after sweeping collected loans. */
+void *AllocSwept(size_t size)
+{
 	void *p = agnocast_alloc(size);
 	if (!p && errno == ENOMEM && SweepLoans() > 0)
 		p = agnocast_alloc(size);
@@ -248,7 +247,9 @@ Napi::Value LoanFn(const Napi::CallbackInfo &info)
 	double *address = ArgOptF64Out(info, 1, "address");
 
 	RequireJoin(env, "agnocast_alloc");
-	void *p = AllocLoanBlock(static_cast<size_t>(size));
+	if (SweepDue())
+		SweepLoans();	/* before the allocation, which may then reuse the blocks */
+	void *p = AllocSwept(static_cast<size_t>(size));
 	if (!p)
 		ThrowLib(env, -errno);
 	Loan loan = { static_cast<size_t>(size), nullptr };
@@ -315,7 +316,7 @@ Napi::Value PublishCopyFn(const Napi::CallbackInfo &info)
 	Napi::Uint8Array bytes = ArgBytes(info, 1, "bytes");
 	uint64_t seq = 0;
 	size_t len = bytes.ByteLength();
-	void *p = AllocLoanBlock(len);
+	void *p = AllocSwept(len);
 
 	if (!p)
 		ThrowLib(env, -errno);
