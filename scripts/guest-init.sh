@@ -56,6 +56,12 @@ leaks=$h/sys/kernel/debug/kmemleak
 # TCG): the two scans at the end find every leak that is still one.
 [ ! -e $leaks ] || echo scan=off >$leaks
 
+# Trouble in the kernel's log before the command (which loads the module)
+# is the kernel's or the emulator's, not the project's: end without running
+# the command, and guest.sh boots the guest again, once.
+if dmesg | grep -E -f /kernel-trouble.txt; then
+	fail "the kernel reported trouble while booting (lines above), before the command: not running it"
+fi
 echo "guest: $(uname -r) up after $(secs) s, running the command"
 chroot $h /usr/bin/env -i /bin/bash "$out/run.sh" </dev/null
 status=$?
