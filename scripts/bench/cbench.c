@@ -3,9 +3,11 @@
  * agnocast C->C latency bench, on libagnocast.
  *   cbench sub             subscribes to /agnocast_bench/c_data, acks each
  *                          message on /agnocast_bench/c_ack with its latency
- *   cbench pub SIZE:COUNT,...
- *                          publishes lock-step (next one after the ack) and
+ *   cbench pub SIZE:COUNT,... [SUBSCRIBERS]
+ *                          publishes lock-step (next one after the acks of
+ *                          all SUBSCRIBERS `cbench sub`s, default 1) and
  *                          prints one line per message: "SIZE LATENCY_NS"
+ *                          (the largest of the acks: the last subscriber's)
  *                          then "rate SIZE MSGS_PER_S" per size.
  *   cbench sustained-sub WARMUP
  *                          the sustained row's subscriber: keep-last, depth
@@ -139,32 +141,35 @@ static int run_sub(void)
 	}
 }
 
-/* Waits for the ack of seq; returns its latency. */
-static uint64_t wait_ack(struct agnocast_subscriber *sub, int fd, uint64_t seq)
+/* Waits for the acks of seq from all `subs` subscribers; returns the largest latency. */
+static uint64_t wait_acks(struct agnocast_subscriber *sub, int fd, uint64_t seq,
+			  unsigned int subs)
 {
 	struct agnocast_entry e[64];
+	unsigned int got = 0;
+	uint64_t lat = 0;
 
 	for (;;) {
 		unsigned int n, i;
-		int got = 0;
-		uint64_t lat = 0;
 
 		n = (unsigned int)demo_ok(agnocast_receive(sub, e, 64), "receiving acks");
 		for (i = 0; i < n; i++) {
 			const struct ack *k = agnocast_entry_data(&e[i]);
+
 			if (k->seq == seq) {
-				got = 1;
-				lat = k->lat_ns;
+				got++;
+				if (k->lat_ns > lat)
+					lat = k->lat_ns;
 			}
 			demo_ok(agnocast_release(sub, &e[i]), "releasing an ack");
 		}
-		if (got)
+		if (got >= subs)
 			return lat;
 		wait_fd(fd);
 	}
 }
 
-static int run_pub(char *spec)
+static int run_pub(char *spec, unsigned int subs)
 {
 	struct agnocast_subscriber *sub;
 	struct agnocast_publisher *pub;
@@ -177,7 +182,7 @@ static int run_pub(char *spec)
 	demo_ok(agnocast_subscriber_create(ACK, &(struct agnocast_qos){ 64, AGNOCAST_QOS_TRANSIENT_LOCAL }, &sub), ACK);
 	fd = agnocast_subscriber_fd(sub);
 	demo_ok(agnocast_publisher_create(DATA, &(struct agnocast_qos){ 1, 0 }, &pub), DATA);
-	wait_ack(sub, fd, 0);	/* the subscriber's hello */
+	wait_acks(sub, fd, 0, subs);	/* the subscribers' hellos */
 	for (tok = strtok_r(spec, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
 		uint64_t len, count, i, t0;
@@ -197,7 +202,7 @@ static int run_pub(char *spec)
 			h->seq = ++seq;
 			h->t_pub_ns = demo_now_ns();
 			demo_ok(agnocast_publish(pub, h, len, NULL), "publishing");
-			lat = wait_ack(sub, fd, seq);
+			lat = wait_acks(sub, fd, seq, subs);
 			printf("%llu %llu\n", (unsigned long long)len, (unsigned long long)lat);
 		}
 		printf("rate %llu %.1f\n", (unsigned long long)len,
@@ -210,7 +215,7 @@ static int run_pub(char *spec)
 		*h = (struct hdr){ UINT64_MAX, demo_now_ns() };
 		demo_ok(agnocast_publish(pub, h, sizeof(*h), NULL), "publishing the end");
 	}
-	wait_ack(sub, fd, UINT64_MAX);	/* leaving earlier would withdraw it unread */
+	wait_acks(sub, fd, UINT64_MAX, subs);	/* leaving earlier would withdraw it unread */
 	demo_ok(agnocast_leave(), "leaving");
 	return 0;
 }
@@ -449,15 +454,20 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "sub"))
 		return run_sub();
-	if (argc == 3 && !strcmp(argv[1], "pub"))
-		return run_pub(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "pub")) {
+		unsigned long subs = argc == 4 ? strtoul(argv[3], NULL, 10) : 1;
+
+		if (!subs || subs > 64)
+			demo_die("SUBSCRIBERS must be 1 to 64, not '%s'", argv[3]);
+		return run_pub(argv[2], (unsigned int)subs);
+	}
 	if (argc == 3 && !strcmp(argv[1], "sustained-sub"))
 		return run_sustained_sub(argv[2]);
 	if (argc == 7 && !strcmp(argv[1], "sustained-pub"))
 		return run_sustained_pub(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	if (argc == 3 && !strcmp(argv[1], "costs"))
 		return run_costs(argv[2]);
-	fprintf(stderr, "usage: cbench sub | cbench pub SIZE:COUNT,... | cbench sustained-sub WARMUP |\n"
+	fprintf(stderr, "usage: cbench sub | cbench pub SIZE:COUNT,... [SUBSCRIBERS] | cbench sustained-sub WARMUP |\n"
 		"       cbench sustained-pub SIZE SECONDS WINDOW DEPTH WARMUP | cbench costs N\n");
 	return 2;
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fan-out rows of `npm run bench` (bench.mjs --only ...,fanout):
-//   - latency to the last of N subscriber processes (N = 4, 8): the
+//   - latency to the last of N subscriber processes (N = 1, 4, 8): the
 //     publisher sends message n+1 once every subscriber acked message n;
 //     each ack carries that subscriber's latency (its CLOCK_MONOTONIC at
 //     receipt - the stamp in the message); a message's figure is the
 //     largest of the N (the last subscriber), and the row gives its p50;
+//     the same for C (N `cbench sub`s and `cbench pub 64:COUNT N`), so
+//     that the machine's own cost of waking N processes is measured beside;
 //   - sustained throughput: 4 KiB messages to 4 reliable subscribers for
 //     FANOUT_SECONDS (default 5), published with publishAsync (it waits while a
 //     subscriber's queue is full); msg/s and, per subscriber,
@@ -91,8 +93,7 @@ async function rolePub(n, mode) {
       if (seq > 50n) lat.push(a.max);	// the first 50 warm up
       acks.delete(seq);
     }
-    lat.sort((a, b) => a - b);
-    out = { subscribers: n, p50_us: lat[Math.floor(lat.length / 2)] / 1e3, p99_us: lat[Math.ceil(lat.length * 0.99) - 1] / 1e3 };
+    out = { subscribers: n, ...p50p99(lat) };
   } else {
     const seconds = Number(process.env.FANOUT_SECONDS ?? 5);
     const t0 = now();
@@ -113,8 +114,8 @@ async function rolePub(n, mode) {
   process.exit(0);
 }
 
-function start(args) {
-  const child = spawn(process.execPath, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function start(args, cmd = process.execPath) {
+  const child = spawn(cmd, cmd === process.execPath ? [SELF, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout });
   const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
   let last = '';
@@ -142,18 +143,46 @@ async function run(n, mode) {
   return JSON.parse(pub.result());
 }
 
-/** The fan-out rows: 1 -> 4 and 1 -> 8 latency, 1 -> 4 reliable throughput at 4 KiB. */
-export async function benchFanout() {
-  return {
-    latency: [await run(4, 'latency'), await run(8, 'latency')],
-    throughput: await run(4, 'throughput'),
-  };
+const p50p99 = (lat) => {
+  lat.sort((a, b) => a - b);
+  return { p50_us: lat[Math.floor(lat.length / 2)] / 1e3, p99_us: lat[Math.ceil(lat.length * 0.99) - 1] / 1e3 };
+};
+
+/** C's latency row for n subscribers: as rolePub's, 300 messages of 64 B, the first 50 uncounted. */
+async function runC(cbench, n) {
+  const subs = [];
+  for (let k = 0; k < n; k++) subs.push(await start(['sub'], cbench));
+  let out = '';
+  const pub = spawn(cbench, ['pub', '64:300', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  pub.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((resolve) => pub.on('exit', (c, sig) => resolve(c ?? sig)));
+  const subCodes = await Promise.all(subs.map((s) => s.exited));	// they leave after the end's ack
+  if (code !== 0 || subCodes.some((c) => c !== 0)) throw new Error(`C fan-out 1 -> ${n}: cbench pub exited ${code}, subs ${subCodes.join(', ')}`);
+  const lat = out.trim().split('\n').filter((l) => !l.startsWith('rate ')).map((l) => Number(l.split(' ')[1]));
+  if (lat.length !== 300) throw new Error(`C fan-out 1 -> ${n}: ${lat.length} latencies, not 300`);
+  return { subscribers: n, ...p50p99(lat.slice(50)) };
+}
+
+/**
+ * The fan-out rows: 1 -> 1, 4 and 8 latency for TS and, with cbench, for
+ * C; 1 -> 4 reliable throughput at 4 KiB (TS).
+ */
+export async function benchFanout(cbench = null) {
+  const latency = [];
+  for (const n of [1, 4, 8]) latency.push(await run(n, 'latency'));
+  const c = [];
+  if (cbench) for (const n of [1, 4, 8]) c.push(await runC(cbench, n));
+  return { latency, c, throughput: await run(4, 'throughput') };
 }
 
 export function printFanout(r, fmtUs) {
-  console.log('\nfan-out (agnocast TS, one publisher process, N subscriber processes):');
-  for (const l of r.latency) {
-    console.log(`  1 -> ${l.subscribers}, 64 B, last subscriber's latency: p50 ${fmtUs(l.p50_us)} µs, p99 ${fmtUs(l.p99_us)} µs`);
+  console.log('\nfan-out (agnocast, one publisher process, N subscriber processes; ÷ 1: p50 over the same row with one subscriber):');
+  for (const [lang, rows] of [['TS', r.latency], ['C', r.c ?? []]]) {
+    const one = rows.find((l) => l.subscribers === 1);
+    for (const l of rows) {
+      console.log(`  ${lang} 1 -> ${l.subscribers}, 64 B, last subscriber's latency: p50 ${fmtUs(l.p50_us)} µs, p99 ${fmtUs(l.p99_us)} µs` +
+        (one && l !== one ? ` (÷ 1: ${(l.p50_us / one.p50_us).toFixed(2)})` : ''));
+    }
   }
   const t = r.throughput;
   console.log(`  1 -> ${t.subscribers} reliable, 4 KiB, sustained: ${t.msgs_per_s.toFixed(0)} msg/s ` +
@@ -165,6 +194,7 @@ if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'fan-sub') await roleSub(Number(process.argv[i + 2]), process.argv[i + 3] === '1');
   else if (role === 'fan-pub') await rolePub(Number(process.argv[i + 2]), process.argv[i + 3]);
-  // Alone (`node scripts/bench/fanout.mjs`, with the module loaded): just these rows.
-  else if (role === null) printFanout(await benchFanout(), (us) => us.toFixed(1));
+  // Alone (`node scripts/bench/fanout.mjs [CBENCH]`, with the module
+  // loaded): just these rows; the C ones with CBENCH (build/demo/cbench).
+  else if (role === null) printFanout(await benchFanout(process.argv[2] ?? null), (us) => us.toFixed(1));
 }
