@@ -634,6 +634,14 @@ async function main() {
     console.log(`  TS→TS p50 ÷ C→C p50, worst size: ${worst.toFixed(2)} (` +
       both.map(({ size }) => `${fmtSize(size)} ${(get('ts', size).p50_us / get('c', size).p50_us).toFixed(1)}`).join(', ') +
       `) (target ≤ 2 at every size): ${mark(worst <= 2)}`);
+    const uds64 = get('uds', 64), c64 = get('c', 64);
+    if (uds64 && c64) {
+      // The same lock-step round trip between two Node processes with no
+      // agnocast in it: what a sleeping Node receiver costs on this machine.
+      targets.ts_over_c_p50_worst.node_floor = uds64.p50_us / c64.p50_us;
+      console.log(`    the floor under it: ${labels.uds} at 64 B (two Node processes, no agnocast) p50 ÷ C→C p50 = ` +
+        `${fmtUs(uds64.p50_us)} ÷ ${fmtUs(c64.p50_us)} µs = ${(uds64.p50_us / c64.p50_us).toFixed(2)}`);
+    }
   }
   const spinBoth = sizes.filter(({ size }) => get('ts-spin', size) && get('c', size));
   if (spinBoth.length) {
@@ -676,6 +684,15 @@ async function main() {
     console.log(`  sustained at ${fmtSize(sustained.size)}, window ${sustained.window}, TS→TS (${what}) msg/s ÷ C→C msg/s = ` +
       `${ts.msgs_per_s.toFixed(0)} ÷ ${c.msgs_per_s.toFixed(0)} = ${(x * 100).toFixed(1)} % ` +
       `(lost: TS ${ts.lost} of ${ts.published}, C ${c.lost} of ${c.published}) (target ≥ 50 %): ${mark(x >= 0.5)}`);
+    // The publisher's own cost per message, timed alone (costs row), against
+    // C's time per message: above 2, the publisher alone cannot keep 50 %.
+    const op = costs?.node?.[key === 'ts' ? 'loan_publish_4k' : 'publish_bytes_4k'];
+    if (op) {
+      const f = op / (1e9 / c.msgs_per_s);
+      targets[row].publisher_floor = f;
+      console.log(`    the publisher's ${what === 'loan' ? 'pub.publish(pub.loan(4 KiB))' : 'pub.publish(bytes)'} alone (costs row) ÷ C→C's time a message = ` +
+        `${(op / 1e3).toFixed(1)} ÷ ${(1e6 / c.msgs_per_s).toFixed(1)} µs = ${f.toFixed(2)} (50 % needs ≤ 2)`);
+    }
   }
 
   const big = sizes.filter(({ size }) => size >= 1024 ** 2 && get('bridge', size) && get('nats', size));

@@ -9,7 +9,7 @@
 # by command and DSO, then by symbol).
 # SPEC `sustained` profiles the sustained loan row instead (4 KiB, no
 # per-message ack, scripts/bench/sustained.mjs) for SUSTAINED_SECONDS
-# (default 5), the V8 profiles only.
+# (default 5), the V8 profiles only; `sustained-copy` its publish(bytes) row.
 # Summarize the V8 profiles with scripts/bench/cpuprof.mjs.
 #
 # Usage: bash scripts/guest.sh 6.1 -- bash scripts/bench/profile-in-guest.sh [SPEC]
@@ -18,8 +18,10 @@ spec=${1:-64:3000}
 out=$AGNOCAST_GUEST_OUT/prof
 rm -rf "$out" && mkdir -p "$out"
 insmod build/kmod/6.1/agnocast.ko
-if [ "$spec" = sustained ]; then
-	SUSTAINED_PROF=$out node scripts/bench/sustained.mjs
+if [ "$spec" = sustained ] || [ "$spec" = sustained-copy ]; then
+	mode=loan
+	[ "$spec" = sustained ] || mode=copy
+	SUSTAINED_PROF=$out SUSTAINED_PROF_MODE=$mode node scripts/bench/sustained.mjs
 	exit 0
 fi
 fifo=$(mktemp -u /tmp/agnocast-prof.XXXXXX)

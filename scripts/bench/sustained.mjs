@@ -32,8 +32,9 @@
 // Run alone (`node scripts/bench/sustained.mjs [CBENCH]`, with the module
 // loaded and the library built), it prints just these rows.
 // SUSTAINED_DEBUG=1: both TS roles print their progress every second.
-// SUSTAINED_PROF=DIR: only the loan row, its two processes under V8's
-// --cpu-prof (DIR/pub, DIR/sub; scripts/bench/profile-in-guest.sh sustained).
+// SUSTAINED_PROF=DIR: only the loan row (the publish(bytes) row with
+// SUSTAINED_PROF_MODE=copy), its two processes under V8's --cpu-prof
+// (DIR/pub, DIR/sub; scripts/bench/profile-in-guest.sh sustained).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -237,7 +238,7 @@ export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cben
     report_every: REPORT, ts: null, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null };
   const errors = [];
   if (ts) out.ts = await runTs(seconds, 'loan', profDir).catch((e) => { errors.push(e.message); return null; });
-  if (tsCopy) out.ts_copy = await runTs(seconds, 'copy').catch((e) => { errors.push(e.message); return null; });
+  if (tsCopy) out.ts_copy = await runTs(seconds, 'copy', profDir).catch((e) => { errors.push(e.message); return null; });
   if (c) out.c = await runC(cbench, seconds).catch((e) => { errors.push(e.message); return null; });
   if (out.ts && out.c) out.ts_over_c = out.ts.msgs_per_s / out.c.msgs_per_s;
   if (out.ts_copy && out.c) out.ts_copy_over_c = out.ts_copy.msgs_per_s / out.c.msgs_per_s;
@@ -269,7 +270,8 @@ if (process.argv[1] === SELF) {
   else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]), process.argv[i + 4]);
   else if (role === null) {
     const profDir = process.env.SUSTAINED_PROF || null;
+    const copy = process.env.SUSTAINED_PROF_MODE === 'copy';
     printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5),
-      profDir, tsCopy: !profDir, c: !profDir }));
+      profDir, ts: !profDir || !copy, tsCopy: !profDir || copy, c: !profDir }));
   }
 }
