@@ -684,14 +684,17 @@ async function main() {
     console.log(`  sustained at ${fmtSize(sustained.size)}, window ${sustained.window}, TS→TS (${what}) msg/s ÷ C→C msg/s = ` +
       `${ts.msgs_per_s.toFixed(0)} ÷ ${c.msgs_per_s.toFixed(0)} = ${(x * 100).toFixed(1)} % ` +
       `(lost: TS ${ts.lost} of ${ts.published}, C ${c.lost} of ${c.published}) (target ≥ 50 %): ${mark(x >= 0.5)}`);
-    // The publisher's own cost per message, timed alone (costs row), against
-    // C's time per message: above 2, the publisher alone cannot keep 50 %.
-    const op = costs?.node?.[key === 'ts' ? 'loan_publish_4k' : 'publish_bytes_4k'];
-    if (op) {
-      const f = op / (1e9 / c.msgs_per_s);
-      targets[row].publisher_floor = f;
-      console.log(`    the publisher's ${what === 'loan' ? 'pub.publish(pub.loan(4 KiB))' : 'pub.publish(bytes)'} alone (costs row) ÷ C→C's time a message = ` +
-        `${(op / 1e3).toFixed(1)} ÷ ${(1e6 / c.msgs_per_s).toFixed(1)} µs = ${f.toFixed(2)} (50 % needs ≤ 2)`);
+    // Each end's own cost a message, timed alone (costs row), against C's
+    // time a message: above 2, that end alone cannot keep 50 %.
+    const ends = [['publisher', key === 'ts' ? 'loan_publish_4k' : 'publish_bytes_4k',
+      key === 'ts' ? 'pub.publish(pub.loan(4 KiB))' : 'pub.publish(bytes)'], ['subscriber', 'receive_4k', 'a received message']];
+    for (const [end, cost, op] of ends) {
+      const ns = costs?.node?.[cost];
+      if (!ns) continue;
+      const f = ns / (1e9 / c.msgs_per_s);
+      targets[row][`${end}_floor`] = f;
+      console.log(`    the ${end}'s ${op} alone (costs row) ÷ C→C's time a message = ` +
+        `${(ns / 1e3).toFixed(1)} ÷ ${(1e6 / c.msgs_per_s).toFixed(1)} µs = ${f.toFixed(2)} (50 % needs ≤ 2)`);
     }
   }
 

@@ -14,7 +14,12 @@
 //     (addressOf), a BigInt, a Uint8Array, a small object; with the module
 //     the addon's loan + free, and the library's loan + dispose,
 //     loan + publish and publish(bytes) of 4 KiB on a topic of depth 1
-//     with no subscriber.
+//     with no subscriber; and a received message's cost to its subscriber:
+//     32 messages of 4 KiB published in this process, then timed from there
+//     until a callback subscription (keep-last, depth 64) has received them
+//     all, its callback reading one byte of each through `data` (the loop's
+//     turn, RECEIVE of the batch with the previous one's releases, the
+//     Message, the view, the release with its detach), per message.
 // Each is timed over N calls after N / 10 uncounted ones (JIT warm-up).
 // Usage: node scripts/bench/costs.mjs [CBENCH] [N]
 import { execFileSync } from 'node:child_process';
@@ -25,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
 const TOPIC = '/agnocast_bench/ts_cost';
+const TOPIC_RX = '/agnocast_bench/ts_cost_rx';
 
 /** ns per call of f(i) over n calls, after n / 10 uncounted ones. */
 function perCall(n, f) {
@@ -32,6 +38,34 @@ function perCall(n, f) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) f(i);
   return Number(process.hrtime.bigint() - t0) / n;
+}
+
+/** ns per received message, over about n of them in batches of 32 (see the top). */
+async function perReceived(node, n) {
+  const BATCH = 32;
+  const pub = node.publisher(TOPIC_RX, { depth: 64 });
+  const bytes = new Uint8Array(4096);
+  let got = 0, want = 0, sum = 0, wake = () => {};
+  const sub = node.subscribe(TOPIC_RX, { depth: 64 }, (msg) => {
+    sum += msg.data[0];
+    if (++got === want) wake();
+  });
+  let elapsed = 0n;
+  const round = async (timed) => {
+    want = got + BATCH;
+    const all = new Promise((resolve) => { wake = resolve; });
+    for (let k = 0; k < BATCH; k++) pub.publish(bytes);
+    const t0 = process.hrtime.bigint();
+    await all;
+    if (timed) elapsed += process.hrtime.bigint() - t0;
+  };
+  const rounds = Math.ceil(n / BATCH);
+  for (let r = 0; r < rounds / 10; r++) await round(false);
+  for (let r = 0; r < rounds; r++) await round(true);
+  sub.close();
+  pub.close();
+  if (sub.stats.dropped) throw new Error(`costs: the receive row lost ${sub.stats.dropped} messages (byte sum ${sum})`);
+  return Number(elapsed) / (rounds * BATCH);
 }
 
 async function measure(n) {
@@ -53,6 +87,7 @@ async function measure(n) {
     out.loan_dispose_4k = perCall(n, () => { pub.loan(4096)[Symbol.dispose](); });
     out.loan_publish_4k = perCall(n, () => { pub.publish(pub.loan(4096)); });
     out.publish_bytes_4k = perCall(n, () => { pub.publish(bytes); });
+    out.receive_4k = await perReceived(node, n);
     node.close();
   }
   void keep;
@@ -74,6 +109,7 @@ const NODE_NAMES = {
   loan_dispose_4k: 'TS: pub.loan + dispose, 4 KiB',
   loan_publish_4k: 'TS: pub.publish(pub.loan), 4 KiB',
   publish_bytes_4k: 'TS: pub.publish(bytes), 4 KiB',
+  receive_4k: 'TS: a received message, 4 KiB, batches of 32',
 };
 
 /** Both sides' costs in ns per call: { c: {...}, node: {...} }. */

@@ -17,7 +17,8 @@
 //     messages of the stream (once its position, the bench seq of the last
 //     message it received, is 16 past the last report's, so losses cannot
 //     stop the reports), and on the end: its position, how many it
-//     received, and its gaps (stats.dropped; in C the module seqs' gaps);
+//     received, and its gaps (in the bench seqs, which skip where the
+//     module's do with one publisher; in C the module seqs' gaps);
 //   - the publisher publishes without waiting, except while it is WINDOW
 //     (64) messages ahead of the subscriber's last report (then it waits
 //     for the next report); first WARMUP (1 000, as the lock-step rows)
@@ -45,7 +46,6 @@ const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
 const DATA = '/agnocast_bench/ts_sus_data';
 const ACK = '/agnocast_bench/ts_sus_ack';
-const END = 0xffffffffffffffffn;
 export const SIZE = 4096;
 export const WINDOW = 64;
 export const DEPTH = 64;
@@ -71,41 +71,59 @@ async function lib() {
   return import(path.join(ROOT, 'dist/index.js'));
 }
 
+/**
+ * The bench's u64 fields as numbers, with no BigInt and no DataView per
+ * message (as C reads a uint64_t): exact below 2^53; END's all-ones is
+ * Infinity.
+ */
+const END_NUM = Infinity;
+const u32le = (b, at) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+function getU64(b, at) {
+  const lo = u32le(b, at), hi = u32le(b, at + 4);
+  return hi === 0xffffffff && lo === 0xffffffff ? END_NUM : hi * 2 ** 32 + lo;
+}
+function setU64(b, at, v) {
+  const lo = v === END_NUM ? 0xffffffff : v >>> 0, hi = v === END_NUM ? 0xffffffff : Math.floor(v / 2 ** 32);
+  for (let k = 0; k < 4; k++) {
+    b[at + k] = (lo >>> (8 * k)) & 0xff;
+    b[at + 4 + k] = (hi >>> (8 * k)) & 0xff;
+  }
+}
+
 /** The subscriber: reports [pos, received, dropped, gc] every REPORT messages and on the end. */
 async function roleSub(warmup) {
   const { join } = await lib();
   const node = join({ poolSize: '4M' });
   const ack = node.publisher(ACK, { depth: 1, transientLocal: true });
   const gc = gcCounter();
-  let received = 0, reported = 0n, dropped = 0, seen = 0;
-  const report = (pos, dropped, gcs = 0) => {
+  let received = 0, reported = 0, dropped = 0, last = 0;
+  const report = (pos, gcs = 0) => {
     const loan = ack.loan(32);
-    const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 32);
     reported = pos;
-    dv.setBigUint64(0, pos, true);
-    dv.setBigUint64(8, BigInt(received), true);
-    dv.setBigUint64(16, BigInt(dropped), true);
-    dv.setBigUint64(24, BigInt(gcs), true);
+    setU64(loan.bytes, 0, pos);
+    setU64(loan.bytes, 8, received);
+    setU64(loan.bytes, 16, dropped);
+    setU64(loan.bytes, 24, gcs);
     loan.publish();
   };
-  const sub = node.subscribe(DATA, { depth: DEPTH }, (msg) => {	// keep-last
-    const seq = new DataView(msg.data.buffer, msg.data.byteOffset, 8).getBigUint64(0, true);
-    // The gaps (stats.dropped) before a counted message count, as in C.
-    const d = sub.stats.dropped;
-    if (seq > warmup) dropped += d - seen;
-    seen = d;
-    if (seq === END) {
+  node.subscribe(DATA, { depth: DEPTH }, (msg) => {	// keep-last
+    const seq = getU64(msg.data, 0);
+    if (seq === END_NUM) {
       // Stay after the end's report, so the publisher reads it (leaving
       // would withdraw it); the driver ends us once the publisher exited.
-      void gc().then((n) => report(END, dropped, n));
+      void gc().then((n) => report(END_NUM, n));
       return;
     }
+    // The gaps before a counted message count, as in C (one publisher:
+    // the bench's seqs skip where the module's do, stats.dropped).
+    if (last && seq > last + 1 && seq > warmup) dropped += seq - last - 1;
+    last = seq;
     if (seq > warmup) received++;
-    if (seq - reported >= REPORT || seq === warmup) report(seq, dropped);
+    if (seq - reported >= REPORT || seq === warmup) report(seq);
   });
-  report(0n, 0);	// hello
+  report(0);	// hello
   if (process.env.SUSTAINED_DEBUG) {
-    setInterval(() => process.stderr.write(`sus-sub: received ${received} ${JSON.stringify(sub.stats)}\n`), 1000).unref();
+    setInterval(() => process.stderr.write(`sus-sub: received ${received} dropped ${dropped}\n`), 1000).unref();
   }
   process.once('SIGTERM', () => { node.close(); process.exit(0); });
   process.stdout.write('ready\n');
@@ -114,17 +132,14 @@ async function roleSub(warmup) {
 async function rolePub(seconds, warmup, mode) {
   const { join } = await lib();
   const node = join({ poolSize: '64M' });
-  let last = { pos: 0n, received: 0, dropped: 0, gc: 0 };
+  let last = { pos: 0, received: 0, dropped: 0, gc: 0 };
   let reports = 0;
   let waiter = null;
   node.subscribe(ACK, { depth: 64, transientLocal: true }, (msg) => {
-    const dv = new DataView(msg.data.buffer, msg.data.byteOffset, 32);
-    const pos = dv.getBigUint64(0, true);
+    const b = msg.data;
+    const pos = getU64(b, 0);
     reports++;
-    if (pos >= last.pos) {
-      last = { pos, received: Number(dv.getBigUint64(8, true)), dropped: Number(dv.getBigUint64(16, true)),
-        gc: Number(dv.getBigUint64(24, true)) };
-    }
+    if (pos >= last.pos) last = { pos, received: getU64(b, 8), dropped: getU64(b, 16), gc: getU64(b, 24) };
     if (waiter) { const w = waiter; waiter = null; w(); }
   });
   const pub = node.publisher(DATA, { depth: PUB_DEPTH });
@@ -132,19 +147,24 @@ async function rolePub(seconds, warmup, mode) {
   while (reports === 0) await nextReport();	// the subscriber's hello
   const gc = gcCounter();
   const scratch = new Uint8Array(SIZE);
-  const stamp = new DataView(scratch.buffer);
+  // The stamp (CLOCK_MONOTONIC, as C writes before PUBLISH), through a
+  // reused 8-byte array: no DataView per message.
+  const stamp64 = new BigUint64Array(1);
+  const stamp8 = new Uint8Array(stamp64.buffer);
+  const fill = (bytes, seq) => {
+    setU64(bytes, 0, seq);
+    stamp64[0] = now();
+    bytes.set(stamp8, 8);
+  };
   const publish = mode === 'copy' ? (seq, size) => {
-    stamp.setBigUint64(0, seq, true);
-    stamp.setBigUint64(8, now(), true);
+    fill(scratch, seq);
     pub.publish(size === SIZE ? scratch : scratch.subarray(0, size));
   } : (seq, size) => {
     const loan = pub.loan(size);
-    const dv = new DataView(loan.buffer, loan.bytes.byteOffset, 16);
-    dv.setBigUint64(0, seq, true);
-    dv.setBigUint64(8, now(), true);
+    fill(loan.bytes, seq);
     loan.publish();
   };
-  let seq = 0n;
+  let seq = 0;
   /**
    * The next message, once it is less than WINDOW ahead of the last report
    * (the row's only wait). A promise only when it has to wait: an await per
@@ -161,7 +181,7 @@ async function rolePub(seconds, warmup, mode) {
   }
   while (last.pos < warmup) await nextReport();	// all of it received
   if (process.env.SUSTAINED_DEBUG) {
-    setInterval(() => process.stderr.write(`sus-pub: seq ${seq} last ${JSON.stringify({ ...last, pos: String(last.pos) })} ` +
+    setInterval(() => process.stderr.write(`sus-pub: seq ${seq} last ${JSON.stringify(last)} ` +
       `reports ${reports} waiting ${!!waiter}\n`), 1000).unref();
   }
   const t0 = now();
@@ -171,10 +191,10 @@ async function rolePub(seconds, warmup, mode) {
     if (wait) await wait;
   }
   while (seq - last.pos >= WINDOW) await nextReport();	// the end, within the window too
-  publish(END, 16);
-  while (last.pos !== END) await nextReport();	// leaving earlier would withdraw it unread
+  publish(END_NUM, 16);
+  while (last.pos !== END_NUM) await nextReport();	// leaving earlier would withdraw it unread
   const secs = Number(now() - t0) / 1e9;
-  const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: Number(seq - warmup), received: last.received,
+  const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: seq - warmup, received: last.received,
     dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc } };
   process.stdout.write(JSON.stringify(out) + '\n');
   node.close();
@@ -266,8 +286,8 @@ export function printSustained(r) {
 const i = process.argv.indexOf('--role');
 if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
-  if (role === 'sus-sub') await roleSub(BigInt(process.argv[i + 2]));
-  else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), BigInt(process.argv[i + 3]), process.argv[i + 4]);
+  if (role === 'sus-sub') await roleSub(Number(process.argv[i + 2]));
+  else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), Number(process.argv[i + 3]), process.argv[i + 4]);
   else if (role === null) {
     const profDir = process.env.SUSTAINED_PROF || null;
     const copy = process.env.SUSTAINED_PROF_MODE === 'copy';
