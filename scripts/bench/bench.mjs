@@ -675,6 +675,15 @@ async function main() {
       console.log(`  at 64 B, ${what} p50 ÷ worker_threads postMessage p50 = ${fmtUs(at64.p50_us)} ÷ ${fmtUs(worker64.p50_us)} µs = ${x.toFixed(2)} (target ≤ 1, no slower): ${mark(x <= 1)}`);
     }
   }
+  // The floor under the default row's two peer targets: a sleeping Node
+  // receiver in another process, with no agnocast (the Unix socket at 64 B).
+  const uds64 = get('uds', 64);
+  if (uds64 && get('ts', 64)) {
+    const parts = [];
+    if (best) parts.push(`best copying peer at 1 MiB ÷ it = ${fmtUs(get(best, 1024 ** 2).p50_us)} ÷ ${fmtUs(uds64.p50_us)} µs = ${(get(best, 1024 ** 2).p50_us / uds64.p50_us).toFixed(1)}x (20x needs ≥ 20)`);
+    if (worker64) parts.push(`it ÷ worker_threads at 64 B = ${(uds64.p50_us / worker64.p50_us).toFixed(2)} (no slower needs ≤ 1)`);
+    if (parts.length) console.log(`    the floor under the default row: ${labels.uds} at 64 B (a Node process woken by another, no agnocast): ${parts.join('; ')}`);
+  }
 
   for (const [key, row, what] of [['ts', 'sustained_ts_over_c_4KiB', 'loan'], ['ts_copy', 'sustained_ts_copy_over_c_4KiB', 'publish(bytes)']]) {
     const ts = sustained?.[key], c = sustained?.c;
