@@ -693,12 +693,16 @@ async function main() {
     console.log(`  sustained at ${fmtSize(sustained.size)}, window ${sustained.window}, TS→TS (${what}) msg/s ÷ C→C msg/s = ` +
       `${ts.msgs_per_s.toFixed(0)} ÷ ${c.msgs_per_s.toFixed(0)} = ${(x * 100).toFixed(1)} % ` +
       `(lost: TS ${ts.lost} of ${ts.published}, C ${c.lost} of ${c.published}) (target ≥ 50 %): ${mark(x >= 0.5)}`);
-    // Each end's own cost a message, timed alone (costs row), against C's
-    // time a message: above 2, that end alone cannot keep 50 %.
-    const ends = [['publisher', key === 'ts' ? 'loan_publish_4k' : 'publish_bytes_4k',
-      key === 'ts' ? 'pub.publish(pub.loan(4 KiB))' : 'pub.publish(bytes)'], ['subscriber', 'receive_4k', 'a received message']];
-    for (const [end, cost, op] of ends) {
-      const ns = costs?.node?.[cost];
+    // Each end's own work a message, timed alone (costs row), against C's
+    // time a message: above 2, that end alone cannot keep 50 %. The
+    // subscriber's: a received message and its share of the reports (a
+    // loan and a publish every report_every messages).
+    const k = costs?.node ?? {};
+    const ends = [['publisher', key === 'ts' ? k.loan_publish_4k : k.publish_bytes_4k,
+      key === 'ts' ? 'pub.publish(pub.loan(4 KiB))' : 'pub.publish(bytes)'],
+    ['subscriber', k.receive_4k && k.loan_publish_4k ? k.receive_4k + k.loan_publish_4k / sustained.report_every : undefined,
+      `a received message + 1/${sustained.report_every} of a report (loan + publish)`]];
+    for (const [end, ns, op] of ends) {
       if (!ns) continue;
       const f = ns / (1e9 / c.msgs_per_s);
       targets[row][`${end}_floor`] = f;
