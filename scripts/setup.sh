@@ -16,9 +16,10 @@ headers=(linux-headers-amd64 linux-headers-6.12-amd64)
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_RT_KERNEL:-0}" = 1 ]; then
 	headers+=(linux-headers-rt-amd64)
 fi
+# What building a kernel or a module against its headers needs.
+kbuild=(bc flex bison libelf-dev libssl-dev make)
 pkgs=(qemu-system-x86 busybox-static kmod cpio xz-utils zstd "${headers[@]}"
-      bc flex bison libelf-dev libssl-dev dwarves g++ make
-      gcc-multilib nats-server dkms)
+      "${kbuild[@]}" dwarves g++ gcc-multilib nats-server dkms)
 if [ "${CI:-}" = true ] || [ "${AGNOCAST_DEBUG_KERNEL:-0}" = 1 ]; then
 	pkgs+=(linux-source-6.1)
 fi
@@ -26,7 +27,7 @@ case ${1:-} in
 '') ;;
 --debug-kernel)
 	headers=()
-	pkgs=(linux-source-6.1 xz-utils bc flex bison libelf-dev libssl-dev gcc make) ;;
+	pkgs=(linux-source-6.1 xz-utils gcc "${kbuild[@]}") ;;
 *) die "usage: scripts/setup.sh [--debug-kernel]" ;;
 esac
 

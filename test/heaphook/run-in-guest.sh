@@ -42,5 +42,5 @@ args=(--tap "$tap" --so "$so" --bindir "$bin" --srcdir test/heaphook/guest
 [ -z "$ko" ] || args+=(--ko "$ko")
 echo "guest: heaphook suite, $(uname -r), module ${ko:-(cannot reload)}"
 "$bin/heaphook-gtest" "${args[@]}"
-echo "guest: heaphook suite exited with $?"
+echo "guest: heaphook suite exited with $? after ${SECONDS} s"
 exit 0
