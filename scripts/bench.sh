@@ -13,21 +13,27 @@
 # acks but at most 64 messages ahead of the subscriber's reports. The costs
 # row (scripts/bench/costs.mjs): what single operations cost, C and Node.
 #
-# Usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...]
+# --node MAJOR: the run on that Node (20, 22, 24: scripts/node.sh fetches
+# it) instead of the one on PATH, with the addon built for it for the run;
+# the addon built before is put back after.
+#
+# Usage: scripts/bench.sh [--host | --guest] [--node MAJOR] [--sizes SIZE:COUNT,...]
 #        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs]
 #        [--sustained-seconds S]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs] [--sustained-seconds S]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--node MAJOR] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs] [--sustained-seconds S]"; }
 mode=auto
 in_guest=0
 extra=()
+node_major=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--host | --guest) mode=${1#--} && shift ;;
 	--in-guest) in_guest=1 && shift ;;	# internal: the run inside the guest
+	--node) [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] || usage; node_major=$2 && shift 2 ;;
 	--sizes | --only | --sustained-seconds) [ $# -ge 2 ] || usage; extra+=("$1" "$2") && shift 2 ;;
 	*) usage ;;
 	esac
@@ -42,6 +48,20 @@ if [ "$in_guest" = 1 ]; then
 fi
 
 prepare_run "$flavor"
+if [ -n "$node_major" ]; then
+	eval "$(bash scripts/node.sh "$node_major")"
+	export PATH="$NODE_DIR/bin:$PATH"	# the guest inherits PATH
+	addon=native/build/Release/agnocast.node
+	kept=$(mktemp -d)
+	[ -f "$addon" ] && cp "$addon" "$kept/"
+	put_back() {
+		if [ -f "$kept/agnocast.node" ]; then mkdir -p "${addon%/*}" && cp "$kept/agnocast.node" "$addon"; else rm -f "$addon"; fi
+		rm -rf "$kept"
+	}
+	trap put_back EXIT
+	step "build: the addon for Node $NODE_VERSION, for this run"
+	npm_config_nodedir="$NODE_DIR" npm run -s install >/dev/null
+fi
 step "build: the C bench on libagnocast (build/demo/cbench)"
 make -s -C scripts/demo "$BUILD/demo/cbench"
 mkdir -p docs

@@ -576,7 +576,8 @@ export class Subscription extends EventEmitter implements AsyncIterable<Message>
         if (this.#inFlight >= this.#maxInFlight || this.#stalled) break;
         now = performance.now();
       } while (now < sliceEnd);
-      if (this.#closed || performance.now() >= this.#spinUntil) return;
+      // now is at most a slice old; after a delivery #spinUntil is ahead of it.
+      if (this.#closed || now >= this.#spinUntil) return;
       next();
     };
     next();

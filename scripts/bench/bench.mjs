@@ -56,6 +56,7 @@ import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 import { benchFanout, printFanout } from './fanout.mjs';
 import { benchSustained, printSustained } from './sustained.mjs';
 import { benchCosts, printCosts } from './costs.mjs';
+import { start, run, pct } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -301,41 +302,17 @@ function roleWorker() {
 
 // -------------------------------------------------------------- drivers ---
 
-/** Starts a process, resolves once it printed "ready". Lines after go to onLine. */
-function startReady(cmd, args, onLine, env = process.env) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const rl = createInterface({ input: child.stdout });
-  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
-  return new Promise((resolve, reject) => {
-    let ready = false;
-    rl.on('line', (line) => {
-      if (!ready && line === 'ready') { ready = true; resolve({ child, exited }); }
-      else onLine?.(line);
-    });
-    child.on('exit', (code) => { if (!ready) reject(new Error(`${cmd} ${args.join(' ')} exited ${code} before ready`)); });
-  });
-}
-
-function runCollect(cmd, args, env = process.env) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  return new Promise((resolve, reject) => child.on('exit', (code) => {
-    if (code === 0) resolve(out); else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
-  }));
-}
-
 async function benchTs(sizes, spec, spinUs = 0) {
   let receiverGc = null;
   const env = spinUs ? { ...process.env, AGNOCAST_BENCH_SPIN_US: String(spinUs) } : process.env;
-  const sub = await startReady(process.execPath, [SELF, '--role', 'agn-sub'], (line) => {
+  const sub = await start(process.execPath, [SELF, '--role', 'agn-sub'], { env, onLine: (line) => {
     const m = /^gc (\d+)$/.exec(line);
     if (m) receiverGc = Number(m[1]);
-  }, env);
-  const out = await runCollect(process.execPath, [SELF, '--role', 'agn-pub', spec], env);
+  } });
+  const out = await run(process.execPath, [SELF, '--role', 'agn-pub', spec], env);
   sub.child.kill('SIGTERM');
   await sub.exited;
-  const r = JSON.parse(out.trim().split('\n').pop());
+  const r = JSON.parse(out[out.length - 1]);
   r.gc.receiver = receiverGc;
   return r;
 }
@@ -349,11 +326,10 @@ async function benchC(sizes, spec, cbench) {
   for (let r = 0; r < ROUNDS; r++) {
     for (const { size, count } of roundOrder(sizes, r)) blocks.push({ size, n: perRound(count, r) + 1 });
   }
-  const sub = await startReady(cbench, ['sub']);
-  const out = await runCollect(cbench, ['pub', blocks.map((b) => `${b.size}:${b.n}`).join(',')]);
+  const sub = await start(cbench, ['sub']);
+  const lines = await run(cbench, ['pub', blocks.map((b) => `${b.size}:${b.n}`).join(',')]);
   await sub.exited;
   const acc = new Map(sizes.map(({ size }) => [size, { lat: [], rounds: [], secs: 0 }]));
-  const lines = out.trim().split('\n');
   let at = 0;
   for (const { size, n } of blocks) {
     const a = acc.get(size);
@@ -444,10 +420,6 @@ async function benchWorker(sizes) {
 
 // ---------------------------------------------------------------- report ---
 
-function pct(sorted, p) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 function summarize(runs) {
   return runs.map(({ size, lat, rounds, rate }) => {
     const s = [...lat].sort((a, b) => a - b);
@@ -536,8 +508,8 @@ async function main() {
     ts: null, 'ts-spin': null,	// below
     c: () => benchC(sizes, opt.sizes, opt.cbench),
     uds: () => benchUds(sizes), cp: () => benchCp(sizes), worker: () => benchWorker(sizes),
-    nats: () => benchNats({ self: SELF, sizes, lockstep, filled, stamp, ackBox, startReady }),
-    bridge: () => benchBridge({ root: ROOT, self: SELF, spec: sizes.map((s) => `${s.size}:${s.count}`).join(','), startReady }),
+    nats: () => benchNats({ self: SELF, sizes, lockstep, filled, stamp, ackBox }),
+    bridge: () => benchBridge({ root: ROOT, self: SELF, spec: sizes.map((s) => `${s.size}:${s.count}`).join(',') }),
   };
   // TS pub parses sizes itself (K/M suffixes ok); give it the numeric form.
   runners.ts = () => benchTs(sizes, sizes.map((s) => `${s.size}:${s.count}`).join(','));
@@ -624,7 +596,7 @@ async function main() {
 
   // The targets (issue 13), as figures.
   const targets = {};
-  const ts64 = get('ts', 64);
+  const ts64 = get('ts', 64), uds64 = get('uds', 64);
   const mark = (ok) => (ok ? 'MET' : 'NOT MET');
   console.log('\ntargets (figures only, nothing fails):');
   const both = sizes.filter(({ size }) => get('ts', size) && get('c', size));
@@ -634,7 +606,7 @@ async function main() {
     console.log(`  TS→TS p50 ÷ C→C p50, worst size: ${worst.toFixed(2)} (` +
       both.map(({ size }) => `${fmtSize(size)} ${(get('ts', size).p50_us / get('c', size).p50_us).toFixed(1)}`).join(', ') +
       `) (target ≤ 2 at every size): ${mark(worst <= 2)}`);
-    const uds64 = get('uds', 64), c64 = get('c', 64);
+    const c64 = get('c', 64);
     if (uds64 && c64) {
       // The same lock-step round trip between two Node processes with no
       // agnocast in it: what a sleeping Node receiver costs on this machine.
@@ -677,8 +649,7 @@ async function main() {
   }
   // The floor under the default row's two peer targets: a sleeping Node
   // receiver in another process, with no agnocast (the Unix socket at 64 B).
-  const uds64 = get('uds', 64);
-  if (uds64 && get('ts', 64)) {
+  if (uds64 && ts64) {
     const parts = [];
     if (best) parts.push(`best copying peer at 1 MiB ÷ it = ${fmtUs(get(best, 1024 ** 2).p50_us)} ÷ ${fmtUs(uds64.p50_us)} µs = ${(get(best, 1024 ** 2).p50_us / uds64.p50_us).toFixed(1)}x (20x needs ≥ 20)`);
     if (worker64) parts.push(`it ÷ worker_threads at 64 B = ${(uds64.p50_us / worker64.p50_us).toFixed(2)} (no slower needs ≤ 1)`);

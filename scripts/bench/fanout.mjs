@@ -13,10 +13,9 @@
 //     published - received (0: nothing lost, as reliable promises).
 // Roles run as child processes of this file: --role fan-sub K RELIABLE,
 // --role fan-pub N MODE. Run alone, the file prints just these rows.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, run as runProc, p50p99Us } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -93,7 +92,7 @@ async function rolePub(n, mode) {
       if (seq > 50n) lat.push(a.max);	// the first 50 warm up
       acks.delete(seq);
     }
-    out = { subscribers: n, ...p50p99(lat) };
+    out = { subscribers: n, ...p50p99Us(lat) };
   } else {
     const seconds = Number(process.env.FANOUT_SECONDS ?? 5);
     const t0 = now();
@@ -114,53 +113,29 @@ async function rolePub(n, mode) {
   process.exit(0);
 }
 
-function start(args, cmd = process.execPath) {
-  const child = spawn(cmd, cmd === process.execPath ? [SELF, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rl = createInterface({ input: child.stdout });
-  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
-  let last = '';
-  return new Promise((resolve, reject) => {
-    let ready = false;
-    rl.on('line', (line) => {
-      if (!ready && line === 'ready') { ready = true; resolve({ child, exited, result: () => last }); }
-      else last = line;
-    });
-    child.on('exit', (code) => {
-      if (!ready && code === 0) resolve({ child, exited, result: () => last });
-      else if (!ready) reject(new Error(`fan-out ${args.join(' ')} exited ${code}`));
-    });
-  });
-}
-
 async function run(n, mode) {
   const subs = [];
-  for (let k = 0; k < n; k++) subs.push(await start(['--role', 'fan-sub', String(k), mode === 'throughput' ? '1' : '0']));
-  const pub = await start(['--role', 'fan-pub', String(n), mode]);
-  const code = await pub.exited;
-  for (const s of subs) s.child.kill('SIGTERM');
-  await Promise.all(subs.map((s) => s.exited));
-  if (code !== 0) throw new Error(`fan-out publisher exited ${code}`);
-  return JSON.parse(pub.result());
+  for (let k = 0; k < n; k++) subs.push(await start(process.execPath, [SELF, '--role', 'fan-sub', String(k), mode === 'throughput' ? '1' : '0']));
+  try {
+    const out = await runProc(process.execPath, [SELF, '--role', 'fan-pub', String(n), mode]);
+    return JSON.parse(out[out.length - 1]);
+  } finally {
+    for (const s of subs) s.child.kill('SIGTERM');
+    await Promise.all(subs.map((s) => s.exited));
+  }
 }
-
-const p50p99 = (lat) => {
-  lat.sort((a, b) => a - b);
-  return { p50_us: lat[Math.floor(lat.length / 2)] / 1e3, p99_us: lat[Math.ceil(lat.length * 0.99) - 1] / 1e3 };
-};
 
 /** C's latency row for n subscribers: as rolePub's, 300 messages of 64 B, the first 50 uncounted. */
 async function runC(cbench, n) {
   const subs = [];
-  for (let k = 0; k < n; k++) subs.push(await start(['sub'], cbench));
-  let out = '';
-  const pub = spawn(cbench, ['pub', '64:300', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  pub.stdout.on('data', (d) => { out += d; });
-  const code = await new Promise((resolve) => pub.on('exit', (c, sig) => resolve(c ?? sig)));
+  for (let k = 0; k < n; k++) subs.push(await start(cbench, ['sub']));
+  const pub = await start(cbench, ['pub', '64:300', String(n)], { ready: false });
+  const code = await pub.exited;
   const subCodes = await Promise.all(subs.map((s) => s.exited));	// they leave after the end's ack
   if (code !== 0 || subCodes.some((c) => c !== 0)) throw new Error(`C fan-out 1 -> ${n}: cbench pub exited ${code}, subs ${subCodes.join(', ')}`);
-  const lat = out.trim().split('\n').filter((l) => !l.startsWith('rate ')).map((l) => Number(l.split(' ')[1]));
+  const lat = pub.lines().filter((l) => !l.startsWith('rate ')).map((l) => Number(l.split(' ')[1]));
   if (lat.length !== 300) throw new Error(`C fan-out 1 -> ${n}: ${lat.length} latencies, not 300`);
-  return { subscribers: n, ...p50p99(lat.slice(50)) };
+  return { subscribers: n, ...p50p99Us(lat.slice(50)) };
 }
 
 /**

@@ -23,6 +23,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { start } from './proc.mjs';
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 /** What the bridge sends per NATS message with the server's default max_payload (1 MiB less 1 KiB for headers). */
@@ -125,10 +126,10 @@ export async function roleNatsSub(url, latencyOf) {
 }
 
 /** Sender of the plain row, in the driver's process. */
-export async function benchNats({ self, sizes, lockstep, filled, stamp, ackBox, startReady }) {
+export async function benchNats({ self, sizes, lockstep, filled, stamp, ackBox }) {
   const server = await startNatsServer();
   const { connect } = await import('@nats-io/transport-node');
-  const sub = await startReady(process.execPath, [self, '--role', 'nats-sub', server.url]);
+  const sub = await start(process.execPath, [self, '--role', 'nats-sub', server.url]);
   const nc = await connect({ servers: server.url, name: 'bench-plain-pub' });
   const box = ackBox();
   nc.subscribe('bench.plain.ack', { callback: (err, m) => {
@@ -157,7 +158,7 @@ export async function benchNats({ self, sizes, lockstep, filled, stamp, ackBox, 
  * once both bridges carry both topics) here, subscriber in another IPC
  * namespace.
  */
-export async function benchBridge({ root, self, spec, startReady }) {
+export async function benchBridge({ root, self, spec }) {
   const server = await startNatsServer();
   const ns = await ipcNamespace();
   // Leases longer than the default 3 s: under QEMU's TCG a bridge copying
@@ -175,7 +176,7 @@ export async function benchBridge({ root, self, spec, startReady }) {
     const say = (what) => process.stderr.write(`[${what}] `);
     await Promise.all([here.waitFor((e) => e.type === 'started'), there.waitFor((e) => e.type === 'started')]);
     say('bridges up');
-    sub = await startReady(ns.launcher[0], [...ns.launcher.slice(1), process.execPath, self, '--role', 'agn-sub', BR_DATA, BR_ACK]);
+    sub = await start(ns.launcher[0], [...ns.launcher.slice(1), process.execPath, self, '--role', 'agn-sub', BR_DATA, BR_ACK]);
     await here.waitFor((e) => e.type === 'export-start' && e.topic === BR_DATA);
     say('data exported');
     let out = '';

@@ -36,11 +36,10 @@
 // SUSTAINED_PROF=DIR: only the loan row (the publish(bytes) row with
 // SUSTAINED_PROF_MODE=copy), its two processes under V8's --cpu-prof
 // (DIR/pub, DIR/sub; scripts/bench/profile-in-guest.sh sustained).
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { start } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -201,24 +200,6 @@ async function rolePub(seconds, warmup, mode) {
   process.exit(0);
 }
 
-/** Starts a process; resolves once it printed "ready" (or at once with ready = false); result() is its last line. */
-function start(cmd, args, ready = true) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rl = createInterface({ input: child.stdout });
-  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
-  let last = '';
-  const handle = { child, exited, result: () => last };
-  if (!ready) { rl.on('line', (line) => { last = line; }); return Promise.resolve(handle); }
-  return new Promise((resolve, reject) => {
-    let isReady = false;
-    rl.on('line', (line) => {
-      if (!isReady && line === 'ready') { isReady = true; resolve(handle); }
-      else last = line;
-    });
-    child.on('exit', (code) => { if (!isReady) reject(new Error(`${cmd} ${args.join(' ')} exited ${code} before ready`)); });
-  });
-}
-
 function finish(r) {
   const msgsPerS = r.received / r.elapsed_s;
   return { ...r, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received };
@@ -227,23 +208,23 @@ function finish(r) {
 async function runTs(seconds, mode, profDir = null) {
   const prof = (role) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, role)}`] : []);
   const sub = await start(process.execPath, [...prof('sub'), SELF, '--role', 'sus-sub', String(WARMUP)]);
-  const pub = await start(process.execPath, [...prof('pub'), SELF, '--role', 'sus-pub', String(seconds), String(WARMUP), mode], false);
+  const pub = await start(process.execPath, [...prof('pub'), SELF, '--role', 'sus-pub', String(seconds), String(WARMUP), mode], { ready: false });
   const code = await pub.exited;
   sub.child.kill('SIGTERM');
   await sub.exited;
   if (code !== 0) throw new Error(`sustained TS publisher exited ${code}`);
-  return finish(JSON.parse(pub.result()));
+  return finish(JSON.parse(pub.last()));
 }
 
 async function runC(cbench, seconds) {
   const sub = await start(cbench, ['sustained-sub', String(WARMUP)]);
   const pub = await start(cbench, ['sustained-pub', String(SIZE), String(seconds), String(WINDOW), String(PUB_DEPTH),
-    String(WARMUP)], false);
+    String(WARMUP)], { ready: false });
   const code = await pub.exited;
   const subCode = await sub.exited;
   if (code !== 0 || subCode !== 0) throw new Error(`cbench sustained-pub exited ${code}, sustained-sub ${subCode}`);
-  const f = pub.result().split(' ');
-  if (f[0] !== 'sustained' || f.length !== 7) throw new Error(`cbench: unexpected line ${pub.result()}`);
+  const f = pub.last().split(' ');
+  if (f[0] !== 'sustained' || f.length !== 7) throw new Error(`cbench: unexpected line ${pub.last()}`);
   const [size, window, secs, published, received, dropped] = f.slice(1).map(Number);
   return finish({ size, window, elapsed_s: secs, published, received, dropped, gc: { sender: 0, receiver: 0 } });
 }
