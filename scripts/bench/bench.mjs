@@ -708,6 +708,27 @@ async function main() {
         targets.fanout8_over_single = { value: x, target: '<= 2', met: x <= 2, c: c1 && c8 ? c8.p50_us / c1.p50_us : null };
         console.log(`  fan-out 1 → 8, last subscriber p50 ÷ one subscriber's p50 (the same row) = ${fmtUs(f8.p50_us)} ÷ ${fmtUs(f1.p50_us)} µs = ${x.toFixed(2)} (target ≤ 2): ${mark(x <= 2)}` +
           (c1 && c8 ? `; C in the same run: ${fmtUs(c8.p50_us)} ÷ ${fmtUs(c1.p50_us)} µs = ${(c8.p50_us / c1.p50_us).toFixed(2)}` : ''));
+        // Where it goes: the subscribers' turns share the vCPUs, so the last
+        // one waits for about the other N - 1 turns (each a subscriber's CPU
+        // time a message) spread over them, then for its own wake-up.
+        const cpus = os.cpus().length;
+        const model = (one, cpu) => ((8 - 1) * cpu / cpus + one.p50_us) / one.p50_us;
+        const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        const parts = [['TS', f1, f8], ['C', c1, c8]].filter(([, one, eight]) => one && eight?.cpu_sub_us).map(([lang, one, eight]) => {
+          const cpu = mean(eight.cpu_sub_us);
+          return `${lang} (7 × ${fmtUs(cpu)} ÷ ${cpus} + ${fmtUs(one.p50_us)}) ÷ ${fmtUs(one.p50_us)} = ${model(one, cpu).toFixed(2)} (measured ${(eight.p50_us / one.p50_us).toFixed(2)})`;
+        });
+        if (parts.length) {
+          console.log(`    where it goes: the last of 8 waits for the other 7 subscribers' turns on ${cpus} vCPUs, ` +
+            `(7 × a subscriber's CPU time a message ÷ vCPUs + the one-subscriber p50) ÷ that p50: ${parts.join('; ')}`);
+        }
+        const u = fanout.uds;
+        if (u?.cpu_sub_us) {
+          const floor = model(u, u.cpu_sub_us[0]);
+          targets.fanout8_over_single.node_floor = floor;
+          console.log(`    the floor under it: a plain Node receiver (Unix socket, no agnocast) in the same formula, ` +
+            `(7 × ${fmtUs(u.cpu_sub_us[0])} ÷ ${cpus} + ${fmtUs(u.p50_us)}) ÷ ${fmtUs(u.p50_us)} = ${floor.toFixed(2)} (≤ 2 needs a Node turn ≤ ${fmtUs(u.p50_us * cpus / 7)} µs of CPU)`);
+        }
       }
     } catch (e) {
       process.stderr.write(`FAILED: ${e.message}\n`);

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * agnocast C->C latency bench, on libagnocast.
- *   cbench sub             subscribes to /agnocast_bench/c_data, acks each
- *                          message on /agnocast_bench/c_ack with its latency
+ *   cbench sub [WARMUP]    subscribes to /agnocast_bench/c_data, acks each
+ *                          message on /agnocast_bench/c_ack with its latency;
+ *                          at the end prints "cpu NS MESSAGES": the CPU time
+ *                          it spent from its first message of seq > WARMUP
+ *                          (default 0) to the end's, over the MESSAGES that
+ *                          came after that one
  *   cbench pub SIZE:COUNT,... [SUBSCRIBERS]
  *                          publishes lock-step (next one after the acks of
  *                          all SUBSCRIBERS `cbench sub`s, default 1) and
  *                          prints one line per message: "SIZE LATENCY_NS"
  *                          (the largest of the acks: the last subscriber's)
- *                          then "rate SIZE MSGS_PER_S" per size.
+ *                          then "rate SIZE MSGS_PER_S" per size, and at
+ *                          the end "cpu NS MESSAGES": its CPU time from the
+ *                          last SIZE:COUNT's first publish to the end's
+ *                          acks, over that COUNT.
  *   cbench sustained-sub WARMUP
  *                          the sustained row's subscriber: keep-last, depth
  *                          64, on /agnocast_bench/c_sus_data; every
@@ -46,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
@@ -79,6 +87,15 @@ static void wait_fd(int fd)
 	}
 }
 
+/* CPU time this process has used (all its threads), in ns. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void *alloc(uint64_t len)
 {
 	void *p;
@@ -99,11 +116,12 @@ static void ack(struct agnocast_publisher *pub, uint64_t seq, uint64_t lat)
 	demo_ok(agnocast_publish(pub, k, sizeof(*k), NULL), "publishing an ack");
 }
 
-static int run_sub(void)
+static int run_sub(uint64_t warmup)
 {
 	struct agnocast_subscriber *sub;
 	struct agnocast_publisher *pub;
 	struct agnocast_entry e[64];
+	uint64_t cpu0 = 0, msgs = 0;
 	int fd;
 
 	demo_name("cbench-sub");
@@ -128,9 +146,17 @@ static int run_sub(void)
 
 			demo_ok(agnocast_release(sub, &e[i]), "releasing");
 			ack(pub, seq, lat);
+			if (cpu0)
+				msgs++;
+			else if (seq > warmup)
+				cpu0 = cpu_ns();
 			if (seq == UINT64_MAX) {
 				/* Stay until the publisher read that ack and left. */
 				int gone = demo_pidfd(publisher);	/* -1: gone already */
+
+				printf("cpu %llu %llu\n", (unsigned long long)(cpu_ns() - cpu0),
+				       (unsigned long long)msgs);
+				fflush(stdout);
 
 				if (gone >= 0)
 					wait_fd(gone);
@@ -175,6 +201,7 @@ static int run_pub(char *spec, unsigned int subs)
 	struct agnocast_publisher *pub;
 	uint64_t seq = 0;
 	char *tok, *save = NULL;
+	uint64_t cpu0 = 0, last = 0;
 	int fd;
 
 	demo_name("cbench-pub");
@@ -195,6 +222,8 @@ static int run_pub(char *spec, unsigned int subs)
 		if (len < sizeof(struct hdr) || !count)
 			demo_die("bad SIZE:COUNT");
 		t0 = demo_now_ns();
+		cpu0 = cpu_ns();
+		last = count;
 		for (i = 0; i < count; i++) {
 			struct hdr *h = alloc(len);
 			uint64_t lat;
@@ -216,6 +245,7 @@ static int run_pub(char *spec, unsigned int subs)
 		demo_ok(agnocast_publish(pub, h, sizeof(*h), NULL), "publishing the end");
 	}
 	wait_acks(sub, fd, UINT64_MAX, subs);	/* leaving earlier would withdraw it unread */
+	printf("cpu %llu %llu\n", (unsigned long long)(cpu_ns() - cpu0), (unsigned long long)last);
 	demo_ok(agnocast_leave(), "leaving");
 	return 0;
 }
@@ -452,8 +482,8 @@ static int run_costs(const char *n_s)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "sub"))
-		return run_sub();
+	if ((argc == 2 || argc == 3) && !strcmp(argv[1], "sub"))
+		return run_sub(argc == 3 ? strtoull(argv[2], NULL, 10) : 0);
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "pub")) {
 		unsigned long subs = argc == 4 ? strtoul(argv[3], NULL, 10) : 1;
 
