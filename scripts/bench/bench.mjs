@@ -680,6 +680,15 @@ async function main() {
       console.log(`    the ${end}'s ${op} alone (costs row) ÷ C→C's time a message = ` +
         `${(ns / 1e3).toFixed(1)} ÷ ${(1e6 / c.msgs_per_s).toFixed(1)} µs = ${f.toFixed(2)} (50 % needs ≤ 2)`);
     }
+    // Where the row's time goes: each end's CPU time a message in the run
+    // (all threads, from its first counted message to the end) beside the
+    // time a message; what an end spends beyond its work alone is the
+    // hand-overs (sleeping, being woken, the loop's turn), which C pays too.
+    if (ts.cpu_pub_us !== undefined && c.cpu_pub_us !== undefined) {
+      const fmt = (x) => `${x.cpu_pub_us.toFixed(1)} / ${x.cpu_sub_us.toFixed(1)} µs in ${(1e6 / x.msgs_per_s).toFixed(1)} µs`;
+      targets[row].cpu_us = { publisher: ts.cpu_pub_us, subscriber: ts.cpu_sub_us, c_publisher: c.cpu_pub_us, c_subscriber: c.cpu_sub_us };
+      console.log(`    in the run, CPU a message (publisher / subscriber, all threads) in the time a message: TS ${fmt(ts)}; C ${fmt(c)}`);
+    }
   }
 
   const big = sizes.filter(({ size }) => size >= 1024 ** 2 && get('bridge', size) && get('nats', size));

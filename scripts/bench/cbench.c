@@ -32,8 +32,11 @@
  *                          uncounted ones (until reported received), then
  *                          for SECONDS, then the end; prints
  *                          "sustained SIZE WINDOW SECS PUBLISHED RECEIVED
- *                          DROPPED" (SECS: first publish to the end's
- *                          report; DROPPED: the subscriber's seq gaps).
+ *                          DROPPED PUB_CPU_NS SUB_CPU_NS" (SECS: first
+ *                          publish to the end's report; DROPPED: the
+ *                          subscriber's seq gaps; the CPU times: the
+ *                          publisher's over SECS, the subscriber's from its
+ *                          first counted message to the end).
  *   cbench costs N         what single operations cost here, each timed
  *                          over N calls: a system call (getppid), glibc's
  *                          malloc + free of 4 KiB and, when /dev/agnocast
@@ -69,8 +72,9 @@
 struct hdr { uint64_t seq, t_pub_ns; };
 struct ack { uint64_t seq, lat_ns; };
 /* The sustained subscriber's report: the bench seq of the last message it
- * received, how many it received, the module seq gaps it saw. */
-struct report { uint64_t pos, received, dropped; };
+ * received, how many it received, the module seq gaps it saw, and (on the
+ * end) its CPU time from its first counted message. */
+struct report { uint64_t pos, received, dropped, cpu_ns; };
 
 static void wait_fd(int fd)
 {
@@ -253,11 +257,11 @@ static int run_pub(char *spec, unsigned int subs)
 /* ---- sustained: windowed, not lock-step ----------------------------------- */
 
 static void report(struct agnocast_publisher *pub, uint64_t pos, uint64_t received,
-		   uint64_t dropped)
+		   uint64_t dropped, uint64_t cpu)
 {
 	struct report *r = alloc(sizeof(*r));
 
-	*r = (struct report){ pos, received, dropped };
+	*r = (struct report){ pos, received, dropped, cpu };
 	demo_ok(agnocast_publish(pub, r, sizeof(*r), NULL), "publishing a report");
 }
 
@@ -267,7 +271,7 @@ static int run_sustained_sub(const char *warmup_s)
 	struct agnocast_subscriber *sub;
 	struct agnocast_publisher *pub;
 	struct agnocast_entry e[2][64];	/* this batch, and the previous one to release */
-	uint64_t received = 0, dropped = 0, last_seq = 0, reported = 0;
+	uint64_t received = 0, dropped = 0, last_seq = 0, reported = 0, cpu0 = 0;
 	unsigned int n = 0, k = 0;
 	int fd;
 
@@ -278,7 +282,7 @@ static int run_sustained_sub(const char *warmup_s)
 	fd = agnocast_subscriber_fd(sub);
 	demo_ok(agnocast_publisher_create(SUS_ACK, &(struct agnocast_qos){ 1, AGNOCAST_QOS_TRANSIENT_LOCAL },
 					  &pub), SUS_ACK);
-	report(pub, 0, 0, 0);	/* hello */
+	report(pub, 0, 0, 0, 0);	/* hello */
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
@@ -304,7 +308,7 @@ static int run_sustained_sub(const char *warmup_s)
 				int gone;
 
 				demo_ok(agnocast_receive_release(sub, e[k], n, NULL, 0), "releasing");
-				report(pub, seq, received, dropped);
+				report(pub, seq, received, dropped, cpu0 ? cpu_ns() - cpu0 : 0);
 				/* Stay until the publisher read that report and left. */
 				gone = demo_pidfd(publisher);	/* -1: gone already */
 				if (gone >= 0)
@@ -312,10 +316,10 @@ static int run_sustained_sub(const char *warmup_s)
 				demo_ok(agnocast_leave(), "leaving");
 				return 0;
 			}
-			if (seq > warmup)
-				received++;
+			if (seq > warmup && !received++)
+				cpu0 = cpu_ns();
 			if (seq - reported >= SUS_REPORT || seq == warmup) {
-				report(pub, seq, received, dropped);
+				report(pub, seq, received, dropped, 0);
 				reported = seq;
 			}
 		}
@@ -371,10 +375,10 @@ static int run_sustained_pub(const char *size_s, const char *secs_s, const char 
 	uint64_t warmup = strtoull(warmup_s, NULL, 10);
 	struct agnocast_subscriber *sub;
 	struct agnocast_publisher *pub;
-	struct report last = { 0, 0, 0 };
+	struct report last = { 0, 0, 0, 0 };
 	uint64_t len = demo_parse_size(size_s), window = strtoull(window_s, NULL, 10);
 	unsigned long depth = strtoul(depth_s, NULL, 10);
-	uint64_t seq = 0, t0, until;
+	uint64_t seq = 0, t0, until, cpu0;
 	double secs = strtod(secs_s, NULL);
 	int fd;
 
@@ -393,6 +397,7 @@ static int run_sustained_pub(const char *size_s, const char *secs_s, const char 
 	while (last.pos < warmup)	/* all of it received */
 		read_reports(sub, fd, 1, &last);
 	t0 = demo_now_ns();
+	cpu0 = cpu_ns();
 	until = t0 + (uint64_t)(secs * 1e9);
 	while (demo_now_ns() < until)
 		publish_windowed(pub, sub, fd, len, window, &seq, &last);
@@ -406,10 +411,11 @@ static int run_sustained_pub(const char *size_s, const char *secs_s, const char 
 	}
 	while (last.pos != UINT64_MAX)	/* leaving earlier would withdraw it unread */
 		read_reports(sub, fd, 1, &last);
-	printf("sustained %llu %llu %.6f %llu %llu %llu\n", (unsigned long long)len,
+	printf("sustained %llu %llu %.6f %llu %llu %llu %llu %llu\n", (unsigned long long)len,
 	       (unsigned long long)window, (double)(demo_now_ns() - t0) / 1e9,
 	       (unsigned long long)(seq - warmup), (unsigned long long)last.received,
-	       (unsigned long long)last.dropped);
+	       (unsigned long long)last.dropped, (unsigned long long)(cpu_ns() - cpu0),
+	       (unsigned long long)last.cpu_ns);
 	fflush(stdout);
 	demo_ok(agnocast_leave(), "leaving");
 	return 0;

@@ -29,7 +29,10 @@
 //   - msg/s = messages received ÷ time from the first publish to the end's
 //     report (everything delivered), MB/s = that × 4096 B ÷ 10⁶; lost =
 //     published − received (and the gaps the subscriber counted, which
-//     should agree).
+//     should agree);
+//   - CPU a message: each end's CPU time (all its threads; the publisher's
+//     over the counted part, the subscriber's from its first counted
+//     message to the end) ÷ messages received.
 // Run alone (`node scripts/bench/sustained.mjs [CBENCH]`, with the module
 // loaded and the library built), it prints just these rows.
 // SUSTAINED_DEBUG=1: both TS roles print their progress every second.
@@ -89,20 +92,31 @@ function setU64(b, at, v) {
   }
 }
 
-/** The subscriber: reports [pos, received, dropped, gc] every REPORT messages and on the end. */
+/** This process's CPU time (all threads), in ns. */
+function cpuNs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1e3;
+}
+
+/**
+ * The subscriber: reports [pos, received, dropped, gc, cpu] every REPORT
+ * messages and on the end (cpu, on the end only: its CPU time in ns from
+ * its first counted message).
+ */
 async function roleSub(warmup) {
   const { join } = await lib();
   const node = join({ poolSize: '4M' });
   const ack = node.publisher(ACK, { depth: 1, transientLocal: true });
   const gc = gcCounter();
-  let received = 0, reported = 0, dropped = 0, last = 0;
-  const report = (pos, gcs = 0) => {
-    const loan = ack.loan(32);
+  let received = 0, reported = 0, dropped = 0, last = 0, cpu0 = 0;
+  const report = (pos, gcs = 0, cpu = 0) => {
+    const loan = ack.loan(40);
     reported = pos;
     setU64(loan.bytes, 0, pos);
     setU64(loan.bytes, 8, received);
     setU64(loan.bytes, 16, dropped);
     setU64(loan.bytes, 24, gcs);
+    setU64(loan.bytes, 32, Math.round(cpu));
     loan.publish();
   };
   node.subscribe(DATA, { depth: DEPTH }, (msg) => {	// keep-last
@@ -110,14 +124,15 @@ async function roleSub(warmup) {
     if (seq === END_NUM) {
       // Stay after the end's report, so the publisher reads it (leaving
       // would withdraw it); the driver ends us once the publisher exited.
-      void gc().then((n) => report(END_NUM, n));
+      const cpu = received ? cpuNs() - cpu0 : 0;
+      void gc().then((n) => report(END_NUM, n, cpu));
       return;
     }
     // The gaps before a counted message count, as in C (one publisher:
     // the bench's seqs skip where the module's do, stats.dropped).
     if (last && seq > last + 1 && seq > warmup) dropped += seq - last - 1;
     last = seq;
-    if (seq > warmup) received++;
+    if (seq > warmup && !received++) cpu0 = cpuNs();
     if (seq - reported >= REPORT || seq === warmup) report(seq);
   });
   report(0);	// hello
@@ -131,14 +146,14 @@ async function roleSub(warmup) {
 async function rolePub(seconds, warmup, mode) {
   const { join } = await lib();
   const node = join({ poolSize: '64M' });
-  let last = { pos: 0, received: 0, dropped: 0, gc: 0 };
+  let last = { pos: 0, received: 0, dropped: 0, gc: 0, cpu: 0 };
   let reports = 0;
   let waiter = null;
   node.subscribe(ACK, { depth: 64, transientLocal: true }, (msg) => {
     const b = msg.data;
     const pos = getU64(b, 0);
     reports++;
-    if (pos >= last.pos) last = { pos, received: getU64(b, 8), dropped: getU64(b, 16), gc: getU64(b, 24) };
+    if (pos >= last.pos) last = { pos, received: getU64(b, 8), dropped: getU64(b, 16), gc: getU64(b, 24), cpu: getU64(b, 32) };
     if (waiter) { const w = waiter; waiter = null; w(); }
   });
   const pub = node.publisher(DATA, { depth: PUB_DEPTH });
@@ -183,7 +198,7 @@ async function rolePub(seconds, warmup, mode) {
     setInterval(() => process.stderr.write(`sus-pub: seq ${seq} last ${JSON.stringify(last)} ` +
       `reports ${reports} waiting ${!!waiter}\n`), 1000).unref();
   }
-  const t0 = now();
+  const t0 = now(), cpu0 = cpuNs();
   const until = t0 + BigInt(Math.round(seconds * 1e9));
   while (now() < until) {
     const wait = publishWindowed();
@@ -193,16 +208,20 @@ async function rolePub(seconds, warmup, mode) {
   publish(END_NUM, 16);
   while (last.pos !== END_NUM) await nextReport();	// leaving earlier would withdraw it unread
   const secs = Number(now() - t0) / 1e9;
+  const cpu = { sender_ns: cpuNs() - cpu0, receiver_ns: last.cpu };
   const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: seq - warmup, received: last.received,
-    dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc } };
+    dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc }, cpu };
   process.stdout.write(JSON.stringify(out) + '\n');
   node.close();
   process.exit(0);
 }
 
+/** The row's rates, and each end's CPU time a received message in µs. */
 function finish(r) {
   const msgsPerS = r.received / r.elapsed_s;
-  return { ...r, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received };
+  const { cpu, ...rest } = r;
+  return { ...rest, msgs_per_s: msgsPerS, mb_per_s: (msgsPerS * r.size) / 1e6, lost: r.published - r.received,
+    cpu_pub_us: cpu.sender_ns / r.received / 1e3, cpu_sub_us: cpu.receiver_ns / r.received / 1e3 };
 }
 
 async function runTs(seconds, mode, profDir = null) {
@@ -224,9 +243,10 @@ async function runC(cbench, seconds) {
   const subCode = await sub.exited;
   if (code !== 0 || subCode !== 0) throw new Error(`cbench sustained-pub exited ${code}, sustained-sub ${subCode}`);
   const f = pub.last().split(' ');
-  if (f[0] !== 'sustained' || f.length !== 7) throw new Error(`cbench: unexpected line ${pub.last()}`);
-  const [size, window, secs, published, received, dropped] = f.slice(1).map(Number);
-  return finish({ size, window, elapsed_s: secs, published, received, dropped, gc: { sender: 0, receiver: 0 } });
+  if (f[0] !== 'sustained' || f.length !== 9) throw new Error(`cbench: unexpected line ${pub.last()}`);
+  const [size, window, secs, published, received, dropped, pubCpu, subCpu] = f.slice(1).map(Number);
+  return finish({ size, window, elapsed_s: secs, published, received, dropped, gc: { sender: 0, receiver: 0 },
+    cpu: { sender_ns: pubCpu, receiver_ns: subCpu } });
 }
 
 /**
@@ -254,7 +274,9 @@ export function printSustained(r) {
     if (!x) { console.log(`  ${label}: -`); return; }
     console.log(`  ${label}: ${x.msgs_per_s.toFixed(0)} msg/s, ${x.mb_per_s.toFixed(2)} MB/s; published ${x.published}, ` +
       `received ${x.received}, lost ${x.lost} (seq gaps ${x.dropped})` +
-      (x.gc.sender || x.gc.receiver ? `; GCs ${x.gc.sender} / ${x.gc.receiver}` : ''));
+      (x.gc.sender || x.gc.receiver ? `; GCs ${x.gc.sender} / ${x.gc.receiver}` : '') +
+      `; CPU a message: publisher ${x.cpu_pub_us.toFixed(1)} µs, subscriber ${x.cpu_sub_us.toFixed(1)} µs ` +
+      `(time a message ${(1e6 / x.msgs_per_s).toFixed(1)} µs)`);
   };
   row('sustained-ts      agnocast TS→TS, loan         ', r.ts);
   row('sustained-ts-copy agnocast TS→TS, publish(bytes)', r.ts_copy);
