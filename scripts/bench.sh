@@ -18,13 +18,13 @@
 # the addon built before is put back after.
 #
 # Usage: scripts/bench.sh [--host | --guest] [--node MAJOR] [--sizes SIZE:COUNT,...]
-#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs]
+#        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-uds,sustained-c,fanout,costs]
 #        [--sustained-seconds S]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-usage() { die "usage: scripts/bench.sh [--host | --guest] [--node MAJOR] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-c,fanout,costs] [--sustained-seconds S]"; }
+usage() { die "usage: scripts/bench.sh [--host | --guest] [--node MAJOR] [--sizes SIZE:COUNT,...] [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,sustained-ts,sustained-ts-copy,sustained-uds,sustained-c,fanout,costs] [--sustained-seconds S]"; }
 mode=auto
 in_guest=0
 extra=()

@@ -35,8 +35,8 @@
 //        [--only ts,ts-spin,c,uds,cp,worker,nats,bridge,sustained,fanout,costs] [--cbench PATH]
 //        [--sustained-seconds 5] [--replot bench.json]
 // sustained: the sustained rows of sustained.mjs, TS->TS with loans and
-// with publish(bytes), and C->C (or one of them: sustained-ts,
-// sustained-ts-copy, sustained-c): 4 KiB for --sustained-seconds, the
+// with publish(bytes), plain Node over a Unix socket, and C->C (or one of
+// them: sustained-ts, sustained-ts-copy, sustained-uds, sustained-c): 4 KiB for --sustained-seconds, the
 // publisher at most 64 messages ahead of the keep-last subscriber's
 // reports instead of lock-step; msg/s, MB/s, published, received, lost.
 // fanout: the fan-out rows of fanout.mjs (1 -> 1, 4 and 8 latency to the
@@ -528,16 +528,17 @@ async function main() {
       process.stderr.write(`FAILED: ${e.message}\n`);
     }
   }
-  // The sustained rows (sustained.mjs): --only sustained runs all three, sustained-ts / sustained-ts-copy / sustained-c one.
+  // The sustained rows (sustained.mjs): --only sustained runs all four, sustained-ts / sustained-ts-copy / sustained-uds / sustained-c one.
   let sustained = null;
   const susTs = only.has('sustained') || only.has('sustained-ts'), susC = only.has('sustained') || only.has('sustained-c');
   const susTsCopy = only.has('sustained') || only.has('sustained-ts-copy');
+  const susUds = only.has('sustained') || only.has('sustained-uds');
   if (susTs || susC) {
     const seconds = Number(opt['sustained-seconds']);
     if (!(seconds > 0)) throw new Error(`bad --sustained-seconds ${opt['sustained-seconds']}`);
     const t0 = Date.now();
     process.stderr.write(`bench: sustained, ${seconds} s each ... `);
-    sustained = await benchSustained({ cbench: opt.cbench, seconds, ts: susTs, tsCopy: susTsCopy, c: susC });
+    sustained = await benchSustained({ cbench: opt.cbench, seconds, ts: susTs, tsCopy: susTsCopy, uds: susUds, c: susC });
     if (sustained.errors) {
       process.stderr.write(`FAILED: ${sustained.errors.join('; ')}\n`);
       process.exitCode = 1;
@@ -688,6 +689,16 @@ async function main() {
       const fmt = (x) => `${x.cpu_pub_us.toFixed(1)} / ${x.cpu_sub_us.toFixed(1)} µs in ${(1e6 / x.msgs_per_s).toFixed(1)} µs`;
       targets[row].cpu_us = { publisher: ts.cpu_pub_us, subscriber: ts.cpu_sub_us, c_publisher: c.cpu_pub_us, c_subscriber: c.cpu_sub_us };
       console.log(`    in the run, CPU a message (publisher / subscriber, all threads) in the time a message: TS ${fmt(ts)}; C ${fmt(c)}`);
+    }
+    // The floor: the same pair as two plain Node processes over a Unix
+    // socket, no agnocast (each message a fresh Buffer the socket takes).
+    const u = sustained.uds;
+    if (u) {
+      const f = u.msgs_per_s / c.msgs_per_s;
+      targets[row].node_floor = f;
+      console.log(`    the floor under it: the same pair as plain Node processes over a Unix socket (no agnocast) ÷ C→C = ` +
+        `${u.msgs_per_s.toFixed(0)} ÷ ${c.msgs_per_s.toFixed(0)} = ${(f * 100).toFixed(1)} % (50 % needs ≥ 50 %); ` +
+        `its CPU a message ${u.cpu_pub_us.toFixed(1)} / ${u.cpu_sub_us.toFixed(1)} µs in ${(1e6 / u.msgs_per_s).toFixed(1)} µs`);
     }
   }
 

@@ -3,7 +3,8 @@
 // rate one publisher process keeps up to one subscriber process when it
 // does not wait for per-message acks, the same method for agnocast TS->TS
 // (the roles below, child processes of this file) and C->C (cbench
-// sustained-pub / sustained-sub). TS runs twice: the publisher writes each
+// sustained-pub / sustained-sub), and with no agnocast, two plain Node
+// processes over a Unix socket (sustained-uds: the floor under TS). TS runs twice: the publisher writes each
 // message into a loan (zero-copy, row sustained-ts) or into one reused
 // Uint8Array that publish(bytes) copies into the pool (sustained-ts-copy);
 // C writes into the block it allocated, as a loan:
@@ -39,10 +40,14 @@
 // SUSTAINED_PROF=DIR: only the loan row (the publish(bytes) row with
 // SUSTAINED_PROF_MODE=copy), its two processes under V8's --cpu-prof
 // (DIR/pub, DIR/sub; scripts/bench/profile-in-guest.sh sustained).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { start } from './proc.mjs';
+import { start, run } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -216,6 +221,111 @@ async function rolePub(seconds, warmup, mode) {
   process.exit(0);
 }
 
+/**
+ * The same pair with no agnocast: two plain Node processes over a Unix
+ * socket, the same protocol (SIZE-byte messages, each a fresh Buffer the
+ * socket takes as it is; the window; a 40-byte report every REPORT
+ * messages and on the end, on the same socket back). The floor under the
+ * TS rows: what two Node processes handing 4 KiB messages to each other
+ * cost here, whatever carries them. The subscriber; sock: the publisher's.
+ */
+function roleUdsSub(sock, warmup) {
+  const s = net.connect(sock);
+  const gc = gcCounter();
+  let received = 0, reported = 0, last = 0, cpu0 = 0, pending = Buffer.alloc(0);
+  const report = (pos, gcs = 0, cpu = 0) => {
+    const b = Buffer.allocUnsafe(40);
+    reported = pos;
+    setU64(b, 0, pos);
+    setU64(b, 8, received);
+    setU64(b, 16, 0);	// a stream loses nothing
+    setU64(b, 24, gcs);
+    setU64(b, 32, Math.round(cpu));
+    s.write(b);
+  };
+  s.on('data', (d) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    while (pending.length >= SIZE) {
+      const seq = getU64(pending, 0);
+      pending = pending.subarray(SIZE);
+      if (seq === END_NUM) {
+        const cpu = received ? cpuNs() - cpu0 : 0;
+        void gc().then((n) => report(END_NUM, n, cpu));
+        return;
+      }
+      last = seq;
+      if (seq > warmup && !received++) cpu0 = cpuNs();
+      if (seq - reported >= REPORT || seq === warmup) report(seq);
+    }
+  });
+  s.once('connect', () => report(0));	// hello
+  void last;
+}
+
+/** The publisher of the plain Node pair (it starts the subscriber): as rolePub, over the socket. */
+async function roleUdsPub(seconds, warmup) {
+  const sock = path.join(os.tmpdir(), `agnocast-sustained-${process.pid}.sock`);
+  fs.rmSync(sock, { force: true });
+  const server = net.createServer();
+  await new Promise((r) => server.listen(sock, r));
+  const sub = spawn(process.execPath, [SELF, '--role', 'sus-uds-sub', sock, String(warmup)], { stdio: 'inherit' });
+  const subExited = new Promise((r) => sub.on('exit', r));
+  const s = await new Promise((r) => server.once('connection', r));
+  let last = { pos: 0, received: 0, dropped: 0, gc: 0, cpu: 0 };
+  let reports = 0, waiter = null, pending = Buffer.alloc(0);
+  s.on('data', (d) => {
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    while (pending.length >= 40) {
+      const pos = getU64(pending, 0);
+      reports++;
+      if (pos >= last.pos) last = { pos, received: getU64(pending, 8), dropped: getU64(pending, 16), gc: getU64(pending, 24), cpu: getU64(pending, 32) };
+      pending = pending.subarray(40);
+    }
+    if (waiter) { const w = waiter; waiter = null; w(); }
+  });
+  const nextReport = () => new Promise((resolve) => { waiter = resolve; });
+  while (reports === 0) await nextReport();	// the subscriber's hello
+  const gc = gcCounter();
+  const stamp64 = new BigUint64Array(1);
+  const stamp8 = new Uint8Array(stamp64.buffer);
+  const publish = (seq) => {
+    const b = Buffer.allocUnsafe(SIZE);	// the socket keeps it until written: a new one each time
+    setU64(b, 0, seq);
+    stamp64[0] = now();
+    b.set(stamp8, 8);
+    s.write(b);
+  };
+  let seq = 0;
+  const publishWindowed = () => {
+    if (seq - last.pos >= WINDOW) return nextReport().then(publishWindowed);
+    publish(++seq);
+    return undefined;
+  };
+  while (seq < warmup) {
+    const wait = publishWindowed();
+    if (wait) await wait;
+  }
+  while (last.pos < warmup) await nextReport();
+  const t0 = now(), cpu0 = cpuNs();
+  const until = t0 + BigInt(Math.round(seconds * 1e9));
+  while (now() < until) {
+    const wait = publishWindowed();
+    if (wait) await wait;
+  }
+  while (seq - last.pos >= WINDOW) await nextReport();
+  publish(END_NUM);
+  while (last.pos !== END_NUM) await nextReport();
+  const secs = Number(now() - t0) / 1e9;
+  const cpu = { sender_ns: cpuNs() - cpu0, receiver_ns: last.cpu };
+  const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: seq - warmup, received: last.received,
+    dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc }, cpu };
+  s.end();
+  await subExited;
+  server.close();
+  fs.rmSync(sock, { force: true });
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
 /** The row's rates, and each end's CPU time a received message in µs. */
 function finish(r) {
   const msgsPerS = r.received / r.elapsed_s;
@@ -235,6 +345,11 @@ async function runTs(seconds, mode, profDir = null) {
   return finish(JSON.parse(pub.last()));
 }
 
+async function runUds(seconds) {
+  const out = await run(process.execPath, [SELF, '--role', 'sus-uds-pub', String(seconds), String(WARMUP)]);
+  return finish(JSON.parse(out[out.length - 1]));
+}
+
 async function runC(cbench, seconds) {
   const sub = await start(cbench, ['sustained-sub', String(WARMUP)]);
   const pub = await start(cbench, ['sustained-pub', String(SIZE), String(seconds), String(WINDOW), String(PUB_DEPTH),
@@ -250,19 +365,21 @@ async function runC(cbench, seconds) {
 }
 
 /**
- * The sustained rows: { seconds, size, window, depth, report_every, ts, ts_copy, c, ts_over_c,
- * ts_copy_over_c } (a row null when not run).
+ * The sustained rows: { seconds, size, window, depth, report_every, ts, ts_copy, uds, c, ts_over_c,
+ * ts_copy_over_c, uds_over_c } (a row null when not run).
  */
 export async function benchSustained({ cbench = path.join(ROOT, 'build/demo/cbench'), seconds = 5, ts = true,
-  tsCopy = true, c = true, profDir = null } = {}) {
+  tsCopy = true, uds = true, c = true, profDir = null } = {}) {
   const out = { seconds, warmup: WARMUP, size: SIZE, window: WINDOW, depth: DEPTH, publisher_depth: PUB_DEPTH,
-    report_every: REPORT, ts: null, ts_copy: null, c: null, ts_over_c: null, ts_copy_over_c: null };
+    report_every: REPORT, ts: null, ts_copy: null, uds: null, c: null, ts_over_c: null, ts_copy_over_c: null, uds_over_c: null };
   const errors = [];
   if (ts) out.ts = await runTs(seconds, 'loan', profDir).catch((e) => { errors.push(e.message); return null; });
   if (tsCopy) out.ts_copy = await runTs(seconds, 'copy', profDir).catch((e) => { errors.push(e.message); return null; });
+  if (uds) out.uds = await runUds(seconds).catch((e) => { errors.push(e.message); return null; });
   if (c) out.c = await runC(cbench, seconds).catch((e) => { errors.push(e.message); return null; });
   if (out.ts && out.c) out.ts_over_c = out.ts.msgs_per_s / out.c.msgs_per_s;
   if (out.ts_copy && out.c) out.ts_copy_over_c = out.ts_copy.msgs_per_s / out.c.msgs_per_s;
+  if (out.uds && out.c) out.uds_over_c = out.uds.msgs_per_s / out.c.msgs_per_s;
   if (errors.length) out.errors = errors;
   return out;
 }
@@ -280,9 +397,11 @@ export function printSustained(r) {
   };
   row('sustained-ts      agnocast TS→TS, loan         ', r.ts);
   row('sustained-ts-copy agnocast TS→TS, publish(bytes)', r.ts_copy);
+  row('sustained-uds     plain Node, Unix socket       ', r.uds);
   row('sustained-c       agnocast C→C                  ', r.c);
   if (r.ts_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_over_c * 100).toFixed(1)} % (loan)`);
   if (r.ts_copy_over_c !== null) console.log(`  TS ÷ C: ${(r.ts_copy_over_c * 100).toFixed(1)} % (publish(bytes))`);
+  if (r.uds_over_c) console.log(`  plain Node ÷ C: ${(r.uds_over_c * 100).toFixed(1)} % (no agnocast)`);
   for (const e of r.errors ?? []) console.log(`  FAILED: ${e}`);
 }
 
@@ -291,10 +410,12 @@ if (process.argv[1] === SELF) {
   const role = i >= 0 ? process.argv[i + 1] : null;
   if (role === 'sus-sub') await roleSub(Number(process.argv[i + 2]));
   else if (role === 'sus-pub') await rolePub(Number(process.argv[i + 2]), Number(process.argv[i + 3]), process.argv[i + 4]);
+  else if (role === 'sus-uds-pub') await roleUdsPub(Number(process.argv[i + 2]), Number(process.argv[i + 3]));
+  else if (role === 'sus-uds-sub') roleUdsSub(process.argv[i + 2], Number(process.argv[i + 3]));
   else if (role === null) {
     const profDir = process.env.SUSTAINED_PROF || null;
     const copy = process.env.SUSTAINED_PROF_MODE === 'copy';
     printSustained(await benchSustained({ cbench: process.argv[2] || undefined, seconds: Number(process.env.SUSTAINED_SECONDS ?? 5),
-      profDir, ts: !profDir || !copy, tsCopy: !profDir || copy, c: !profDir }));
+      profDir, ts: !profDir || !copy, tsCopy: !profDir || copy, uds: !profDir, c: !profDir }));
   }
 }
