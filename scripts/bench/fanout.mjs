@@ -18,7 +18,8 @@
 //     subscriber's queue is full); msg/s and, per subscriber,
 //     published - received (0: nothing lost, as reliable promises).
 // Roles run as child processes of this file: --role fan-sub K RELIABLE,
-// --role fan-pub N MODE, --role fan-uds-pub (which starts fan-uds-peer). Run alone, the file prints just these rows.
+// --role fan-pub N MODE, --role fan-uds-pub (which starts fan-uds-peer).
+// Run alone, the file prints just these rows.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -49,8 +50,8 @@ function cpuNs() {
 /**
  * A subscriber: acks [seq, latency ns, k, received] for every message
  * (latency mode) or the end only; the end's ack also carries its CPU time
- * (all threads, main thread) in ns a message from its first message to
- * the end.
+ * (all threads, main thread) in ns a message from its first message past
+ * WARM to the end.
  */
 async function roleSub(k, reliable) {
   const { join } = await lib();

@@ -4,10 +4,11 @@
 // does not wait for per-message acks, the same method for agnocast TS->TS
 // (the roles below, child processes of this file) and C->C (cbench
 // sustained-pub / sustained-sub), and with no agnocast, two plain Node
-// processes over a Unix socket (sustained-uds: the floor under TS). TS runs twice: the publisher writes each
-// message into a loan (zero-copy, row sustained-ts) or into one reused
-// Uint8Array that publish(bytes) copies into the pool (sustained-ts-copy);
-// C writes into the block it allocated, as a loan:
+// processes over a Unix socket (sustained-uds: the floor under TS). TS
+// runs twice: the publisher writes each message into a loan (zero-copy,
+// row sustained-ts) or into one reused Uint8Array that publish(bytes)
+// copies into the pool (sustained-ts-copy); C writes into the block it
+// allocated, as a loan:
 //   - 4 KiB messages (SIZE), for SECONDS (default 5; bench.mjs
 //     --sustained-seconds, or SUSTAINED_SECONDS when run alone);
 //   - the subscriber keep-last (not reliable), depth 64; the publisher's
@@ -232,7 +233,7 @@ async function rolePub(seconds, warmup, mode) {
 function roleUdsSub(sock, warmup) {
   const s = net.connect(sock);
   const gc = gcCounter();
-  let received = 0, reported = 0, last = 0, cpu0 = 0, pending = Buffer.alloc(0);
+  let received = 0, reported = 0, cpu0 = 0, pending = Buffer.alloc(0);
   const report = (pos, gcs = 0, cpu = 0) => {
     const b = Buffer.allocUnsafe(40);
     reported = pos;
@@ -253,13 +254,11 @@ function roleUdsSub(sock, warmup) {
         void gc().then((n) => report(END_NUM, n, cpu));
         return;
       }
-      last = seq;
       if (seq > warmup && !received++) cpu0 = cpuNs();
       if (seq - reported >= REPORT || seq === warmup) report(seq);
     }
   });
   s.once('connect', () => report(0));	// hello
-  void last;
 }
 
 /** The publisher of the plain Node pair (it starts the subscriber): as rolePub, over the socket. */
