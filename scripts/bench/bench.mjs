@@ -36,9 +36,10 @@
 //        [--sustained-seconds 5] [--replot bench.json]
 // sustained: the sustained rows of sustained.mjs, TS->TS with loans and
 // with publish(bytes), plain Node over a Unix socket, and C->C (or one of
-// them: sustained-ts, sustained-ts-copy, sustained-uds, sustained-c): 4 KiB for --sustained-seconds, the
-// publisher at most 64 messages ahead of the keep-last subscriber's
-// reports instead of lock-step; msg/s, MB/s, published, received, lost.
+// them: sustained-ts, sustained-ts-copy, sustained-uds, sustained-c): 4 KiB
+// for --sustained-seconds, the publisher at most 64 messages ahead of the
+// keep-last subscriber's reports instead of lock-step; msg/s, MB/s,
+// published, received, lost, each end's CPU time a message.
 // fanout: the fan-out rows of fanout.mjs (1 -> 1, 4 and 8 latency to the
 // last subscriber, TS and C; sustained reliable throughput at 4 KiB).
 // costs: what single operations cost, C and Node side by side (costs.mjs).
@@ -56,7 +57,7 @@ import { benchBridge, benchNats, roleNatsSub } from './nats.mjs';
 import { benchFanout, printFanout } from './fanout.mjs';
 import { benchSustained, printSustained } from './sustained.mjs';
 import { benchCosts, printCosts } from './costs.mjs';
-import { start, run, pct } from './proc.mjs';
+import { start, run, pct, mean } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -533,7 +534,7 @@ async function main() {
   const susTs = only.has('sustained') || only.has('sustained-ts'), susC = only.has('sustained') || only.has('sustained-c');
   const susTsCopy = only.has('sustained') || only.has('sustained-ts-copy');
   const susUds = only.has('sustained') || only.has('sustained-uds');
-  if (susTs || susC) {
+  if (susTs || susTsCopy || susUds || susC) {
     const seconds = Number(opt['sustained-seconds']);
     if (!(seconds > 0)) throw new Error(`bad --sustained-seconds ${opt['sustained-seconds']}`);
     const t0 = Date.now();
@@ -733,7 +734,6 @@ async function main() {
         // time a message) spread over them, then for its own wake-up.
         const cpus = os.cpus().length;
         const model = (one, cpu) => ((8 - 1) * cpu / cpus + one.p50_us) / one.p50_us;
-        const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
         const parts = [['TS', f1, f8], ['C', c1, c8]].filter(([, one, eight]) => one && eight?.cpu_sub_us).map(([lang, one, eight]) => {
           const cpu = mean(eight.cpu_sub_us);
           return `${lang} (7 × ${fmtUs(cpu)} ÷ ${cpus} + ${fmtUs(one.p50_us)}) ÷ ${fmtUs(one.p50_us)} = ${model(one, cpu).toFixed(2)} (measured ${(eight.p50_us / one.p50_us).toFixed(2)})`;

@@ -26,7 +26,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { start, run as runProc, p50p99Us } from './proc.mjs';
+import { start, run as runProc, p50p99Us, cpuNs, mean } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -38,13 +38,6 @@ const now = () => process.hrtime.bigint();
 
 async function lib() {
   return import(path.join(ROOT, 'dist/index.js'));
-}
-
-/** This process's CPU time (all threads) and its main thread's, in ns. */
-function cpuNs() {
-  const u = process.cpuUsage();
-  const main = Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-  return { all: (u.user + u.system) * 1e3, main };
 }
 
 /**
@@ -269,8 +262,6 @@ export async function benchFanout(cbench = null) {
   const uds = JSON.parse(udsOut[udsOut.length - 1]);
   return { latency, c, uds, throughput: await run(4, 'throughput') };
 }
-
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The CPU line of a latency row: each subscriber's (mean, range; main thread), the publisher's, their sum. */
 function cpuText(l, fmtUs) {

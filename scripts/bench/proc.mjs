@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The bench's child processes and percentiles: one way for every row
-// (bench.mjs, fanout.mjs, sustained.mjs, nats.mjs).
+// The bench's child processes, CPU times and statistics: one way for every
+// row (bench.mjs, fanout.mjs, sustained.mjs, nats.mjs).
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /**
@@ -39,6 +40,15 @@ export async function run(cmd, args, env = process.env) {
   if (c !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${c}`);
   return p.lines();
 }
+
+/** This process's CPU time in ns: all its threads, and its main thread alone. */
+export function cpuNs() {
+  const u = process.cpuUsage();
+  const main = Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  return { all: (u.user + u.system) * 1e3, main };
+}
+
+export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The p-th percentile of an ascending array (the nearest rank); NaN when empty. */
 export function pct(sorted, p) {

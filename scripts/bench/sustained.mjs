@@ -48,7 +48,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { start, run } from './proc.mjs';
+import { start, run, cpuNs } from './proc.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SELF), '../..');
@@ -98,12 +98,6 @@ function setU64(b, at, v) {
   }
 }
 
-/** This process's CPU time (all threads), in ns. */
-function cpuNs() {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1e3;
-}
-
 /**
  * The subscriber: reports [pos, received, dropped, gc, cpu] every REPORT
  * messages and on the end (cpu, on the end only: its CPU time in ns from
@@ -130,7 +124,7 @@ async function roleSub(warmup) {
     if (seq === END_NUM) {
       // Stay after the end's report, so the publisher reads it (leaving
       // would withdraw it); the driver ends us once the publisher exited.
-      const cpu = received ? cpuNs() - cpu0 : 0;
+      const cpu = received ? cpuNs().all - cpu0 : 0;
       void gc().then((n) => report(END_NUM, n, cpu));
       return;
     }
@@ -138,7 +132,7 @@ async function roleSub(warmup) {
     // the bench's seqs skip where the module's do, stats.dropped).
     if (last && seq > last + 1 && seq > warmup) dropped += seq - last - 1;
     last = seq;
-    if (seq > warmup && !received++) cpu0 = cpuNs();
+    if (seq > warmup && !received++) cpu0 = cpuNs().all;
     if (seq - reported >= REPORT || seq === warmup) report(seq);
   });
   report(0);	// hello
@@ -204,7 +198,7 @@ async function rolePub(seconds, warmup, mode) {
     setInterval(() => process.stderr.write(`sus-pub: seq ${seq} last ${JSON.stringify(last)} ` +
       `reports ${reports} waiting ${!!waiter}\n`), 1000).unref();
   }
-  const t0 = now(), cpu0 = cpuNs();
+  const t0 = now(), cpu0 = cpuNs().all;
   const until = t0 + BigInt(Math.round(seconds * 1e9));
   while (now() < until) {
     const wait = publishWindowed();
@@ -214,7 +208,7 @@ async function rolePub(seconds, warmup, mode) {
   publish(END_NUM, 16);
   while (last.pos !== END_NUM) await nextReport();	// leaving earlier would withdraw it unread
   const secs = Number(now() - t0) / 1e9;
-  const cpu = { sender_ns: cpuNs() - cpu0, receiver_ns: last.cpu };
+  const cpu = { sender_ns: cpuNs().all - cpu0, receiver_ns: last.cpu };
   const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: seq - warmup, received: last.received,
     dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc }, cpu };
   process.stdout.write(JSON.stringify(out) + '\n');
@@ -250,11 +244,11 @@ function roleUdsSub(sock, warmup) {
       const seq = getU64(pending, 0);
       pending = pending.subarray(SIZE);
       if (seq === END_NUM) {
-        const cpu = received ? cpuNs() - cpu0 : 0;
+        const cpu = received ? cpuNs().all - cpu0 : 0;
         void gc().then((n) => report(END_NUM, n, cpu));
         return;
       }
-      if (seq > warmup && !received++) cpu0 = cpuNs();
+      if (seq > warmup && !received++) cpu0 = cpuNs().all;
       if (seq - reported >= REPORT || seq === warmup) report(seq);
     }
   });
@@ -305,7 +299,7 @@ async function roleUdsPub(seconds, warmup) {
     if (wait) await wait;
   }
   while (last.pos < warmup) await nextReport();
-  const t0 = now(), cpu0 = cpuNs();
+  const t0 = now(), cpu0 = cpuNs().all;
   const until = t0 + BigInt(Math.round(seconds * 1e9));
   while (now() < until) {
     const wait = publishWindowed();
@@ -315,7 +309,7 @@ async function roleUdsPub(seconds, warmup) {
   publish(END_NUM);
   while (last.pos !== END_NUM) await nextReport();
   const secs = Number(now() - t0) / 1e9;
-  const cpu = { sender_ns: cpuNs() - cpu0, receiver_ns: last.cpu };
+  const cpu = { sender_ns: cpuNs().all - cpu0, receiver_ns: last.cpu };
   const out = { size: SIZE, window: WINDOW, elapsed_s: secs, published: seq - warmup, received: last.received,
     dropped: last.dropped, gc: { sender: await gc(), receiver: last.gc }, cpu };
   s.end();
